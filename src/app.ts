@@ -1,0 +1,127 @@
+// The composition root: builds the proxy from a Config — forwarder, proxy
+// listener, usage tracking, metrics and the admin listener — and starts and
+// stops it as one. It knows nothing of argv, exit codes or signals (main.ts).
+
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdminServer } from './admin-server.ts';
+import { formatListenAddress, type Config, type ListenAddress } from './config.ts';
+import { createForwarder, type ExchangeSummary, type ExchangeTap, type ExchangeStart, type ShutdownState } from './forward.ts';
+import type { Logger } from './logger.ts';
+import { createProxyMetrics } from './proxy-metrics.ts';
+import { createProxyServer } from './server.ts';
+
+export interface App {
+  /** Where the proxy listens, as `host:port` with the real port. */
+  readonly address: string;
+  readonly metricsAddress: string | null;
+  /** Graceful shutdown (SPEC §8): resolves with the number of exchanges cut at the deadline. */
+  stop(): Promise<{ readonly cut: number }>;
+}
+
+export interface AppParts {
+  /** Opens the usage observer of one exchange (null: usage tracking off). */
+  readonly openTap?: ((start: ExchangeStart) => ExchangeTap | null) | undefined;
+  /** Waits until every usage record of finished exchanges is written. */
+  readonly drainUsage?: (() => Promise<void>) | undefined;
+}
+
+export class ListenError extends Error {
+  readonly address: string;
+  readonly code: string | undefined;
+  constructor(address: string, code: string | undefined, message: string) {
+    super(message);
+    this.address = address;
+    this.code = code;
+  }
+}
+
+export async function startApp(config: Config, logger: Logger, parts: AppParts = {}): Promise<App> {
+  const shutdown: ShutdownState = { draining: false, cutting: false };
+  const metrics = createProxyMetrics();
+  let active = 0;
+
+  function onExchangeEnd(summary: ExchangeSummary): void {
+    active--;
+    metrics.requestFinished({ method: summary.method, status: summary.status, durationMs: summary.durationMs, ttfbMs: summary.ttfbMs });
+    if (summary.errorCode !== null && summary.errorCode.startsWith('upstream_')) metrics.upstreamError(summary.errorCode);
+    if (config.accessLog) {
+      logger.info('request', {
+        method: summary.method,
+        path: summary.clientPath,
+        status: summary.status,
+        duration_ms: Math.round(summary.durationMs * 10) / 10,
+        bytes_in: summary.requestBytes,
+        bytes_out: summary.responseBytes,
+        end: summary.end,
+        ...(summary.errorCode !== null ? { error: summary.errorCode } : {}),
+      });
+    }
+  }
+
+  const forwarder = createForwarder({
+    upstream: config.upstream,
+    upstreamTimeoutMs: config.upstreamTimeoutMs,
+    shutdown,
+    openTap: parts.openTap,
+    onExchangeStart: () => {
+      active++;
+      metrics.requestStarted();
+    },
+    onExchangeEnd,
+  });
+  const proxy = createProxyServer({
+    forwarder,
+    shutdown,
+    activeExchanges: () => active,
+    onRejected: (error) => {
+      metrics.requestStarted();
+      metrics.requestFinished({ method: 'OTHER', status: error.status, durationMs: 0, ttfbMs: null });
+      if (config.accessLog) logger.info('request', { method: null, path: null, status: error.status, error: error.code });
+    },
+  });
+
+  const address = await listen(proxy.server, config.listen);
+  let admin: http.Server | null = null;
+  let metricsAddress: string | null = null;
+  if (config.metrics !== null) {
+    admin = createAdminServer({ metrics, isReady: () => !shutdown.draining });
+    try {
+      metricsAddress = await listen(admin, config.metrics);
+    } catch (err) {
+      proxy.server.close();
+      throw err;
+    }
+  }
+
+  async function stop(): Promise<{ cut: number }> {
+    const result = await proxy.shutdown(config.shutdownGraceMs);
+    forwarder.close();
+    await parts.drainUsage?.();
+    if (admin !== null) {
+      admin.closeAllConnections();
+      await new Promise<void>((resolve) => admin?.close(() => resolve()));
+    }
+    return result;
+  }
+
+  return { address, metricsAddress, stop };
+}
+
+function listen(server: http.Server, at: ListenAddress): Promise<string> {
+  const wanted = formatListenAddress(at);
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      reject(new ListenError(wanted, err.code, `cannot listen on ${wanted}: ${why}`));
+    };
+    server.once('error', onError);
+    server.listen({ host: at.host, port: at.port }, () => {
+      server.off('error', onError);
+      const info = server.address() as AddressInfo;
+      // Report the real port (LISTEN_ADDR may say 0) and the host as configured.
+      const host = at.host ?? (info.family === 'IPv6' ? '::' : '0.0.0.0');
+      resolve(formatListenAddress({ host, port: info.port }));
+    });
+  });
+}

@@ -1,0 +1,89 @@
+// The proxy's log lines: `[LEVEL] message key=value…` text (SPEC §7), or one JSON
+// object per line with `level`, `time`, `msg` and the event's fields. Info and
+// usage go to stdout, warnings and errors to stderr. Lines are gathered and
+// written once per turn of the event loop, so a busy proxy makes one write
+// syscall per batch, not per line; flush() writes what is pending at once.
+// It never sees a credential: callers pass only the fields meant to be logged.
+
+import type { LogFormat } from './config.ts';
+
+export type FieldValue = string | number | boolean | null;
+export type Fields = Readonly<Record<string, FieldValue>>;
+
+export interface Logger {
+  info(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+  /** `[USAGE] prompt_tokens=… completion_tokens=… total_tokens=…` then the other fields. */
+  usage(fields: Fields): void;
+  /** Writes every pending line now (before exit). */
+  flush(): void;
+}
+
+export interface LineSink {
+  write(text: string): unknown;
+}
+
+type Level = 'info' | 'warn' | 'error' | 'usage';
+
+// The text form writes fields as key=value; a value that holds a space, a quote
+// or an equals sign is JSON-quoted so the line stays splittable.
+function textValue(value: FieldValue): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'string') return String(value);
+  return value === '' || /[\s"=]/.test(value) ? JSON.stringify(value) : value;
+}
+
+function textLine(level: Level, msg: string, fields: Fields | undefined): string {
+  let line = `[${level.toUpperCase()}]`;
+  if (msg !== '') line += ' ' + msg;
+  if (fields !== undefined) {
+    for (const key in fields) line += ` ${key}=${textValue(fields[key] as FieldValue)}`;
+  }
+  return line + '\n';
+}
+
+function jsonLine(level: Level, msg: string, fields: Fields | undefined): string {
+  return JSON.stringify({ level, time: new Date().toISOString(), msg, ...fields }) + '\n';
+}
+
+export function createLogger(format: LogFormat, stdout: LineSink, stderr: LineSink): Logger {
+  const render = format === 'json' ? jsonLine : textLine;
+  let pendingOut = '';
+  let pendingErr = '';
+  let scheduled = false;
+
+  function flush(): void {
+    scheduled = false;
+    if (pendingOut !== '') {
+      const text = pendingOut;
+      pendingOut = '';
+      stdout.write(text);
+    }
+    if (pendingErr !== '') {
+      const text = pendingErr;
+      pendingErr = '';
+      stderr.write(text);
+    }
+  }
+
+  function emit(level: Level, msg: string, fields: Fields | undefined): void {
+    const line = render(level, msg, fields);
+    if (level === 'warn' || level === 'error') pendingErr += line;
+    else pendingOut += line;
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  }
+
+  return {
+    info: (msg, fields) => emit('info', msg, fields),
+    warn: (msg, fields) => emit('warn', msg, fields),
+    error: (msg, fields) => emit('error', msg, fields),
+    // SPEC §7: the text line starts exactly `[USAGE] prompt_tokens=`; the JSON event
+    // carries the ledger's field names at the top level (SPEC §8).
+    usage: (fields) => emit('usage', format === 'json' ? 'usage' : '', fields),
+    flush,
+  };
+}

@@ -1,0 +1,76 @@
+// The command line: reads argv and the environment, prints help, the version or
+// configuration errors (exit 2), starts the proxy, and shuts it down gracefully
+// on SIGTERM or SIGINT (exit 0). Everything else lives in app.ts and below.
+
+import { ListenError, startApp } from './app.ts';
+import { formatListenAddress, parseConfig, renderHelp } from './config.ts';
+import { createLogger } from './logger.ts';
+import { VERSION } from './version.ts';
+
+async function main(): Promise<void> {
+  const outcome = parseConfig(process.argv.slice(2), process.env);
+  if (outcome.kind === 'help') {
+    process.stdout.write(renderHelp(VERSION));
+    return;
+  }
+  if (outcome.kind === 'version') {
+    process.stdout.write(VERSION + '\n');
+    return;
+  }
+  if (outcome.kind === 'error') {
+    for (const line of outcome.errors) {
+      process.stderr.write(
+        outcome.logFormat === 'json'
+          ? JSON.stringify({ level: 'error', time: new Date().toISOString(), msg: line }) + '\n'
+          : line + '\n',
+      );
+    }
+    process.exitCode = 2;
+    return;
+  }
+
+  const config = outcome.config;
+  const logger = createLogger(config.logFormat, process.stdout, process.stderr);
+  logger.info('Starting lm-proxy...', config.logFormat === 'json' ? { version: VERSION } : undefined);
+  logger.info('Proxy configured:', { upstream: config.upstream.href, listen: formatListenAddress(config.listen) });
+
+  let app;
+  try {
+    app = await startApp(config, logger);
+  } catch (err) {
+    if (err instanceof ListenError) {
+      logger.error(err.message);
+      logger.flush();
+      process.exitCode = 1;
+      return;
+    }
+    throw err;
+  }
+  logger.info(`Listening on ${app.address}`);
+  if (app.metricsAddress !== null) logger.info(`Metrics on ${app.metricsAddress}`);
+
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // A second signal means "now": exit without waiting for the grace period.
+      logger.warn(`${signal} again: exiting at once`);
+      logger.flush();
+      process.exit(130);
+    }
+    stopping = true;
+    logger.info(`${signal} received: shutting down`, { grace_ms: config.shutdownGraceMs });
+    void app.stop().then(({ cut }) => {
+      if (cut > 0) logger.warn(`Shutdown grace period over: cut ${cut} connection${cut === 1 ? '' : 's'} still in flight`);
+      logger.info('Stopped');
+      logger.flush();
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`lm-proxy: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
