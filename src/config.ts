@@ -159,8 +159,12 @@ export function parseListenAddress(raw: string): Parse<ListenAddress> {
   return { ok: true, value: { host, port } };
 }
 
+// Userinfo is any `@` before the end of the authority; WHATWG URL parsing drops an empty
+// one (`http://@h/`, `http://:@h/`), so the text is looked at too.
+const USERINFO = /^\s*[A-Za-z][A-Za-z0-9+.-]*:[/\\]*[^/\\?#]*@/;
+
 export function parseUpstream(raw: string): Parse<Upstream> {
-  const expected = 'an http:// or https:// URL without query, fragment or credentials';
+  const expected = 'an http:// or https:// URL';
   let url: URL;
   try {
     url = new URL(raw);
@@ -168,10 +172,16 @@ export function parseUpstream(raw: string): Parse<Upstream> {
     return { ok: false, expected };
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, expected };
-  // `new URL` drops an empty `?` or `#`, so look at the text as well (SPEC §8).
-  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#')) return { ok: false, expected };
-  if (url.username !== '' || url.password !== '') return { ok: false, expected };
   if (url.hostname === '') return { ok: false, expected };
+  // `new URL` drops an empty `?` or `#`, so look at the text as well (SPEC §8).
+  if (url.search !== '' || url.hash !== '' || raw.includes('?') || raw.includes('#')) {
+    return { ok: false, expected: 'a base URL without query or fragment' };
+  }
+  if (url.username !== '' || url.password !== '' || USERINFO.test(raw)) {
+    return { ok: false, expected: 'a base URL without credentials (clients send their own keys)' };
+  }
+  // Port 0 parses but can never be connected to: better said at start-up than on every request.
+  if (url.port === '0') return { ok: false, expected: 'a port from 1 to 65535' };
   const basePath = url.pathname.replace(/\/+$/, '');
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
@@ -217,18 +227,41 @@ function quote(value: string): string {
   return JSON.stringify(value);
 }
 
-export function parseConfig(argv: readonly string[], env: Env): ConfigOutcome {
-  let flags: Record<string, string | boolean | undefined>;
-  try {
-    flags = parseArgs({ args: [...argv], options: FLAG_OPTIONS, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    return { kind: 'error', errors: [`lm-proxy: ${message} (see --help)`], logFormat: 'text' };
-  }
-  if (flags.help === true) return { kind: 'help' };
-  if (flags.version === true) return { kind: 'version' };
+type Flags = Partial<Record<keyof typeof FLAG_OPTIONS, string | true>>;
 
+// parseArgs' strict mode stops at the first problem and refuses `--upstream-timeout -1`
+// as "ambiguous" without naming the value, so argv is split leniently and judged here:
+// every problem gets its own line naming the flag and the value (SPEC §2).
+function readFlags(argv: readonly string[], errors: string[]): Flags {
+  const { tokens } = parseArgs({ args: [...argv], options: FLAG_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  const flags: Flags = {};
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      errors.push(`lm-proxy: unexpected argument ${quote(token.value)}: expected --flag value or --flag=value (see --help)`);
+    } else if (token.kind === 'option') {
+      const name = token.name as keyof typeof FLAG_OPTIONS;
+      if (!Object.hasOwn(FLAG_OPTIONS, name)) {
+        errors.push(`lm-proxy: unknown flag ${quote(token.rawName)}: expected one of the flags that --help lists`);
+      } else if (FLAG_OPTIONS[name].type === 'boolean' && token.value !== undefined) {
+        errors.push(`lm-proxy: invalid ${token.rawName} ${quote(token.value)}: expected no value`);
+      } else if (FLAG_OPTIONS[name].type === 'string' && token.value === undefined) {
+        errors.push(`lm-proxy: missing value for ${token.rawName}: expected ${token.rawName} value or ${token.rawName}=value`);
+      } else {
+        flags[name] = token.value ?? true;
+      }
+    }
+  }
+  return flags;
+}
+
+export function parseConfig(argv: readonly string[], env: Env): ConfigOutcome {
   const errors: string[] = [];
+  const flags = readFlags(argv, errors);
+  if (errors.length === 0 && flags.help === true) return { kind: 'help' };
+  if (errors.length === 0 && flags.version === true) return { kind: 'version' };
+  // The settings are read even after a bad flag: every bad value gets its line, and the
+  // errors come out in the log format asked for (SPEC §8: in json every stderr line is JSON).
+
   function read<T>(envName: string, flag: keyof typeof FLAG_OPTIONS, fallback: string, parse: (raw: string) => Parse<T>): T | undefined {
     const fromFlag = flags[flag];
     const fromEnv = env[envName];
