@@ -61,25 +61,27 @@ function originFormOf(target: string): string | null {
 const ENCODED_DOT = /%2e/gi;
 const SEPARATORS = /%2f|%5c|\\/gi;
 
+/** Path segments as judged: `%2e` read as `.`, `%2f`, `%5c` and `\\` as separators. */
+function judgedSegments(path: string): string[] {
+  return path.replace(ENCODED_DOT, '.').replace(SEPARATORS, '/').split('/').slice(1);
+}
+
 /**
- * RFC 3986 §5.2.4 remove_dot_segments, refusing instead of clamping: true when the
- * resolved path would end above the base path, or would climb above the root on the way.
+ * True when the path, after RFC 3986 §5.2.4 remove_dot_segments, ends above (or beside)
+ * the base path. As in the RFC, `..` at the root stays at the root (`/../v1/x` is
+ * `/v1/x`); so with an empty base path nothing is ever refused (SPEC §8).
  */
 function climbsAboveBase(joinedPath: string, basePath: string): boolean {
+  if (basePath === '') return false;
   // Fast path: no dot at all, literal or encoded, means nothing can climb.
   if (!joinedPath.includes('.') && !/%2e/i.test(joinedPath)) return false;
-  const segments = joinedPath.replace(ENCODED_DOT, '.').replace(SEPARATORS, '/').split('/').slice(1);
   const stack: string[] = [];
-  for (const segment of segments) {
-    if (segment === '..') {
-      if (stack.length === 0) return true;
-      stack.pop();
-    } else if (segment !== '.') {
-      stack.push(segment);
-    }
+  for (const segment of judgedSegments(joinedPath)) {
+    if (segment === '..') stack.pop();
+    else if (segment !== '.') stack.push(segment);
   }
-  if (basePath === '') return false;
-  const baseSegments = basePath.split('/').slice(1);
+  // The base path is judged the same way, so an encoded slash in it (`/a%2fb`) compares alike.
+  const baseSegments = judgedSegments(basePath);
   if (stack.length < baseSegments.length) return true;
   return baseSegments.some((segment, i) => stack[i] !== segment);
 }
