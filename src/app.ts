@@ -10,6 +10,9 @@ import { createForwarder, type ExchangeSummary, type ExchangeTap, type ExchangeS
 import type { Logger } from './logger.ts';
 import { createProxyMetrics } from './proxy-metrics.ts';
 import { createProxyServer } from './server.ts';
+import type { Ledger } from './ledger.ts';
+import { createUsageLog } from './usage-log.ts';
+import { createUsageTracker } from './usage-tracker.ts';
 
 export interface App {
   /** Where the proxy listens, as `host:port` with the real port. */
@@ -20,10 +23,8 @@ export interface App {
 }
 
 export interface AppParts {
-  /** Opens the usage observer of one exchange (null: usage tracking off). */
-  readonly openTap?: ((start: ExchangeStart) => ExchangeTap | null) | undefined;
-  /** Waits until every usage record of finished exchanges is written. */
-  readonly drainUsage?: (() => Promise<void>) | undefined;
+  /** The opened usage ledger, when USAGE_LOG is set (opened by the caller so a bad path stops the start). */
+  readonly ledger?: Ledger | null;
 }
 
 export class ListenError extends Error {
@@ -39,6 +40,15 @@ export class ListenError extends Error {
 export async function startApp(config: Config, logger: Logger, parts: AppParts = {}): Promise<App> {
   const shutdown: ShutdownState = { draining: false, cutting: false };
   const metrics = createProxyMetrics();
+  const ledger = parts.ledger ?? null;
+  const tracker = config.trackUsage
+    ? createUsageTracker({
+        onRecord: createUsageLog(logger, ledger, metrics),
+        onUndecodable: (coding) =>
+          logger.warn(`responses with Content-Encoding ${JSON.stringify(coding)} cannot be decoded by this Node; they are forwarded as they came and yield no usage`),
+      })
+    : null;
+  const openTap = tracker === null ? undefined : (start: ExchangeStart): ExchangeTap => tracker.openTap(start);
   let active = 0;
 
   function onExchangeEnd(summary: ExchangeSummary): void {
@@ -63,7 +73,7 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
     upstream: config.upstream,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
     shutdown,
-    openTap: parts.openTap,
+    openTap,
     onExchangeStart: () => {
       active++;
       metrics.requestStarted();
@@ -97,7 +107,9 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
   async function stop(): Promise<{ cut: number }> {
     const result = await proxy.shutdown(config.shutdownGraceMs);
     forwarder.close();
-    await parts.drainUsage?.();
+    // Every accepted record reaches the log and the ledger before exit (SPEC §4).
+    await tracker?.drain();
+    await ledger?.close();
     if (admin !== null) {
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin?.close(() => resolve()));

@@ -4,6 +4,7 @@
 
 import { ListenError, startApp } from './app.ts';
 import { formatListenAddress, parseConfig, renderHelp } from './config.ts';
+import { LedgerOpenError, openLedger, type Ledger } from './ledger.ts';
 import { createLogger } from './logger.ts';
 import { VERSION } from './version.ts';
 
@@ -34,9 +35,22 @@ async function main(): Promise<void> {
   logger.info('Starting lm-proxy...', config.logFormat === 'json' ? { version: VERSION } : undefined);
   logger.info('Proxy configured:', { upstream: config.upstream.href, listen: formatListenAddress(config.listen) });
 
+  let ledger: Ledger | null = null;
+  if (config.usageLog !== null) {
+    try {
+      ledger = openLedger(config.usageLog, (message) => logger.error(message));
+    } catch (err) {
+      if (!(err instanceof LedgerOpenError)) throw err;
+      logger.error(err.message);
+      logger.flush();
+      process.exitCode = 2;
+      return;
+    }
+  }
+
   let app;
   try {
-    app = await startApp(config, logger);
+    app = await startApp(config, logger, { ledger });
   } catch (err) {
     if (err instanceof ListenError) {
       logger.error(err.message);

@@ -1,0 +1,112 @@
+// The usage ledger (USAGE_LOG): one JSON line per response with usage, appended
+// to a file. Lines are queued and written in order, whole, with O_APPEND, so
+// concurrent records never interleave and other writers' lines stay intact.
+// A failing ledger (disk full, file gone, no permission) is reported on stderr
+// and never stops proxying (SPEC §4, §8). close() writes every accepted line.
+
+import fs from 'node:fs';
+
+export interface Ledger {
+  append(line: string): void;
+  /** Writes everything accepted so far, then closes the file. */
+  close(): Promise<void>;
+}
+
+export class LedgerOpenError extends Error {}
+
+// How often the ledger checks that its path still names the file it writes to:
+// a removed or rotated file is reopened (created anew) instead of writing into
+// an unlinked inode nobody can read.
+const REOPEN_CHECK_MS = 1_000;
+
+/** Opens the ledger for appending now, so a bad path stops the start (exit 2), not the first request. */
+export function openLedger(path: string, report: (message: string) => void): Ledger {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'a', 0o600);
+  } catch (err) {
+    throw new LedgerOpenError(`lm-proxy: invalid USAGE_LOG ${JSON.stringify(path)}: cannot open it for appending (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let fdIno = fs.fstatSync(fd).ino;
+  let queue: string[] = [];
+  let writing = false;
+  let lastCheck = Date.now();
+  let lastError: string | null = null;
+  let idle: (() => void) | null = null;
+
+  function fail(what: string, err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    // One report per kind of failure, not one per line: a full disk would flood stderr.
+    if (lastError !== code) report(`usage ledger ${JSON.stringify(path)}: ${what} failed (${code}); proxying continues`);
+    lastError = code;
+  }
+
+  function reopenIfMoved(): void {
+    lastCheck = Date.now();
+    let pathIno: number | null;
+    try {
+      pathIno = fs.statSync(path).ino;
+    } catch {
+      pathIno = null;
+    }
+    if (pathIno === fdIno) return;
+    try {
+      const next = fs.openSync(path, 'a', 0o600);
+      fs.closeSync(fd);
+      fd = next;
+      fdIno = fs.fstatSync(fd).ino;
+    } catch (err) {
+      fail('reopening', err);
+    }
+  }
+
+  function pump(): void {
+    if (queue.length === 0) {
+      writing = false;
+      idle?.();
+      idle = null;
+      return;
+    }
+    writing = true;
+    if (Date.now() - lastCheck >= REOPEN_CHECK_MS) reopenIfMoved();
+    const batch = Buffer.from(queue.join(''));
+    queue = [];
+    writeAll(batch, 0);
+  }
+
+  function writeAll(batch: Buffer, offset: number): void {
+    fs.write(fd, batch, offset, batch.length - offset, null, (err, written) => {
+      if (err) {
+        fail('writing', err);
+      } else {
+        if (lastError !== null) report(`usage ledger ${JSON.stringify(path)}: writing works again`);
+        lastError = null;
+        if (offset + written < batch.length) {
+          writeAll(batch, offset + written);
+          return;
+        }
+      }
+      pump();
+    });
+  }
+
+  return {
+    append(line) {
+      queue.push(line.endsWith('\n') ? line : line + '\n');
+      if (!writing) {
+        writing = true;
+        // Gather the lines of this turn of the event loop into one write.
+        setImmediate(pump);
+      }
+    },
+    async close() {
+      if (writing || queue.length > 0) {
+        await new Promise<void>((resolve) => {
+          idle = resolve;
+          if (!writing) pump();
+        });
+      }
+      fs.closeSync(fd);
+    },
+  };
+}

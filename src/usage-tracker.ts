@@ -1,0 +1,206 @@
+// Reads the token usage of each exchange as its bytes pass (SPEC §4): a tap on
+// the forwarder that sends a copy of the response body through the side decoder
+// (compression) into the SSE parser or the JSON sniffer, and folds the values
+// they find into one usage record. It never holds a body, never writes to the
+// client, and never throws into the forwarding path: a body it cannot read just
+// yields no record. The request body is sniffed for its top-level `model`, the
+// fallback when the response names none.
+
+import { createBodyDecoder, type BodyDecoder } from './body-decoder.ts';
+import type { EndReason, ExchangeStart, ExchangeSummary, ExchangeTap } from './forward.ts';
+import { headerValue, type RawHeaders } from './hop-by-hop.ts';
+import { createJsonSniffer, type JsonSniffer } from './json-sniffer.ts';
+import { keyIdFrom } from './key-id.ts';
+import { createSseParser, type SseParser } from './sse.ts';
+import { createUsageAccumulator, USAGE_CAPTURE_PATHS, type Usage, type UsageAccumulator } from './usage.ts';
+
+/** SPEC §4's `end=` values: the forwarder's, plus `malformed` for a body that ended cleanly but was not valid. */
+export type UsageEnd = EndReason | 'malformed';
+
+/** One response's usage, with the ledger's field names (SPEC §4, §8). */
+export interface UsageRecord extends Usage {
+  readonly time: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  readonly model: string | null;
+  readonly stream: boolean;
+  readonly complete: boolean;
+  readonly end: UsageEnd;
+  readonly duration_ms: number;
+  readonly ttfb_ms: number | null;
+  readonly key_id: string | null;
+}
+
+export interface UsageTrackerOptions {
+  readonly onRecord: (record: UsageRecord) => void;
+  /** A response coding this Node cannot decode (zstd on Node 20); called once per coding per process. */
+  readonly onUndecodable?: (coding: string) => void;
+}
+
+export interface UsageTracker {
+  openTap(start: ExchangeStart): ExchangeTap;
+  /** Resolves once every finished exchange's record has been handed to onRecord. */
+  drain(): Promise<void>;
+}
+
+type BodyKind = 'json' | 'ndjson' | 'sse' | 'none';
+
+// SPEC §4: usage is read from JSON, NDJSON and SSE bodies, whatever the path.
+function bodyKindOf(contentType: string | undefined): BodyKind {
+  if (contentType === undefined) return 'none';
+  const semicolon = contentType.indexOf(';');
+  const media = (semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+  if (media === 'text/event-stream') return 'sse';
+  if (media === 'application/json' || media.endsWith('+json')) return 'json';
+  // NDJSON (Ollama's streams) is a sequence of JSON values, which the sniffer reads as such.
+  if (media === 'application/x-ndjson' || media === 'application/ndjson' || media === 'application/jsonl') return 'ndjson';
+  return 'none';
+}
+
+const REQUEST_MODEL_PATHS: readonly string[] = ['model'];
+
+export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
+  const { onRecord, onUndecodable } = options;
+  const warnedCodings = new Set<string>();
+  let pending = 0;
+  let drained: (() => void) | null = null;
+
+  function settle(): void {
+    pending--;
+    if (pending === 0 && drained !== null) {
+      drained();
+      drained = null;
+    }
+  }
+
+  function openTap(start: ExchangeStart): ExchangeTap {
+    let requestModel: string | null = null;
+    let requestSniffer: JsonSniffer | null = null;
+    let accumulator: UsageAccumulator | null = null;
+    let decoder: BodyDecoder | null = null;
+    let sniffer: JsonSniffer | null = null;
+    let sse: SseParser | null = null;
+    let kind: BodyKind = 'none';
+    let undecodable = false;
+    // Set when the exchange is over; called once the decoder has delivered its last byte.
+    let onDecoded: (() => void) | null = null;
+    let decoded = false;
+
+    function onValue(path: string, value: unknown): void {
+      accumulator?.add(path, value);
+    }
+
+    function feedDecoded(chunk: Buffer): void {
+      if (sse !== null) sse.feed(chunk);
+      else sniffer?.feed(chunk);
+    }
+
+    return {
+      requestChunk(chunk) {
+        if (requestModel !== null) return;
+        requestSniffer ??= createJsonSniffer({
+          capture: REQUEST_MODEL_PATHS,
+          onValue: (_path, value) => {
+            if (typeof value === 'string' && value !== '') requestModel = value;
+          },
+        });
+        // A body that is not JSON fails at its first byte and costs nothing after.
+        if (!requestSniffer.failed) requestSniffer.feed(chunk);
+      },
+
+      responseHead(_status: number, headers: RawHeaders) {
+        kind = bodyKindOf(headerValue(headers, 'content-type'));
+        if (kind === 'none') return;
+        accumulator = createUsageAccumulator();
+        if (kind === 'sse') {
+          // Each event's data is its own JSON document.
+          const eventSniffer = createJsonSniffer({ capture: USAGE_CAPTURE_PATHS, onValue });
+          sse = createSseParser({
+            onEvent(event) {
+              eventSniffer.reset();
+              eventSniffer.feed(event.data);
+              eventSniffer.end();
+            },
+          });
+        } else {
+          sniffer = createJsonSniffer({ capture: USAGE_CAPTURE_PATHS, onValue });
+        }
+        decoder = createBodyDecoder(headerValue(headers, 'content-encoding'), {
+          onData: feedDecoded,
+          onEnd: () => {
+            decoded = true;
+            onDecoded?.();
+          },
+          onProblem(problem, detail) {
+            if (problem === 'unsupported_coding') {
+              undecodable = true;
+              if (!warnedCodings.has(detail)) {
+                warnedCodings.add(detail);
+                onUndecodable?.(detail);
+              }
+            }
+          },
+        });
+      },
+
+      responseChunk(chunk) {
+        decoder?.write(chunk);
+      },
+
+      finish(summary: ExchangeSummary) {
+        if (decoder === null || accumulator === null || undecodable) return;
+        const acc = accumulator;
+        pending++;
+        // The decoder may still be inflating: the record waits for its real end.
+        const finalize = (): void => {
+          try {
+            sse?.end();
+            const bodyEnd = sniffer?.end() ?? 'ok';
+            const usage = acc.usage();
+            if (usage === null) return;
+            // A body that ended cleanly but was not whole, valid JSON (SPEC §8).
+            const end: UsageEnd = summary.end === 'done' && (bodyEnd === 'malformed' || bodyEnd === 'truncated') ? 'malformed' : summary.end;
+            onRecord({
+              time: new Date().toISOString(),
+              method: start.method,
+              path: start.clientPath,
+              status: summary.status,
+              model: acc.model() ?? requestModel,
+              stream: kind !== 'json',
+              ...usage,
+              complete: end === 'done',
+              end,
+              duration_ms: round(summary.durationMs),
+              ttfb_ms: summary.ttfbMs === null ? null : round(summary.ttfbMs),
+              key_id: keyIdFrom(start.requestHeaders, start.query),
+            });
+          } finally {
+            settle();
+          }
+        };
+        if (decoded) {
+          finalize();
+        } else {
+          onDecoded = finalize;
+          decoder.end();
+        }
+      },
+    };
+  }
+
+  return {
+    openTap,
+    drain: () =>
+      pending === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            drained = resolve;
+          }),
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
