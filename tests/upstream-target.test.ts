@@ -219,7 +219,7 @@ describe('dot segments (SPEC §8: judged after RFC 3986 §5.2.4 resolution)', ()
     '/v1/.../x',
     '/v1/%2e',
     '/v1/%252e%252e/x',
-    '/v1/..;/x'.replace('..;', '..x;'),
+    '/v1/..x;/x',
   ];
 
   test('a path that stays at or below the base path is forwarded exactly as received', () => {
