@@ -34,11 +34,18 @@ function textValue(value: FieldValue): string {
   return value === '' || /[\s"=]/.test(value) ? JSON.stringify(value) : value;
 }
 
+// SPEC §4: a usage line starts exactly `[USAGE] prompt_tokens=… completion_tokens=…
+// total_tokens=…`, whatever order the caller built its fields in.
+const USAGE_FIRST: readonly string[] = ['prompt_tokens', 'completion_tokens', 'total_tokens'];
+
 function textLine(level: Level, msg: string, fields: Fields | undefined): string {
   let line = `[${level.toUpperCase()}]`;
-  if (msg !== '') line += ' ' + msg;
+  // A line break in a message (an error's text) would forge a second log line.
+  if (msg !== '') line += ' ' + msg.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
   if (fields !== undefined) {
-    for (const key in fields) line += ` ${key}=${textValue(fields[key] as FieldValue)}`;
+    const keys = Object.keys(fields);
+    const ordered = level === 'usage' ? [...USAGE_FIRST.filter((k) => k in fields), ...keys.filter((k) => !USAGE_FIRST.includes(k))] : keys;
+    for (const key of ordered) line += ` ${key}=${textValue(fields[key] as FieldValue)}`;
   }
   return line + '\n';
 }
