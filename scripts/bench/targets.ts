@@ -1,0 +1,80 @@
+// The things a scenario measures, behind one interface: direct (no proxy), the bare pipe proxy,
+// http-proxy, and lm-proxy with usage tracking on and off. Every proxy runs pinned to the proxy CPU
+// and is started fresh where a scenario needs a clean memory high-water mark.
+
+import { freePort, startChild, waitForPort, type Child } from './processes.ts';
+import type { BenchEnv } from './setup.ts';
+
+export type TargetName = 'direct' | 'bare pipe' | 'http-proxy' | 'lm-proxy' | 'lm-proxy, tracking off';
+
+export interface Target {
+  readonly name: TargetName;
+  /** Origin that clients send to (`http://127.0.0.1:PORT`); paths start with /v1. */
+  readonly origin: string;
+  /** The proxy's process, null for direct. */
+  readonly child: Child | null;
+  stop(): Promise<void>;
+}
+
+/** The targets this machine can run, in the order rounds visit them. */
+export function availableTargets(env: BenchEnv, withTrackingOff = false): TargetName[] {
+  const names: TargetName[] = ['direct', 'bare pipe'];
+  if (env.scripts.httpProxyPeer) names.push('http-proxy');
+  if (env.lmProxyBundle) {
+    names.push('lm-proxy');
+    if (withTrackingOff) names.push('lm-proxy, tracking off');
+  }
+  return names;
+}
+
+export function proxyCommand(env: BenchEnv, name: Exclude<TargetName, 'direct'>, upstreamOrigin: string, listen: string): { cmd: string; args: string[]; env: NodeJS.ProcessEnv } {
+  switch (name) {
+    case 'bare pipe':
+      return { cmd: process.execPath, args: [env.scripts.barePipe, '--upstream', upstreamOrigin, '--listen', listen], env: process.env };
+    case 'http-proxy':
+      return { cmd: process.execPath, args: [env.scripts.httpProxyPeer ?? '', '--upstream', upstreamOrigin, '--listen', listen], env: process.env };
+    case 'lm-proxy':
+    case 'lm-proxy, tracking off':
+      return {
+        cmd: process.execPath,
+        args: [env.lmProxyBundle ?? '', '--upstream', `${upstreamOrigin}/v1`, '--listen', listen],
+        env: {
+          ...process.env,
+          // The bench stops proxies with SIGTERM; nothing is in flight by then, so no grace is needed.
+          SHUTDOWN_GRACE_MS: '0',
+          ...(name === 'lm-proxy, tracking off' ? { TRACK_USAGE: 'false' } : {}),
+        },
+      };
+  }
+}
+
+export async function startTarget(env: BenchEnv, name: TargetName, upstreamOrigin: string): Promise<Target> {
+  if (name === 'direct') return { name, origin: upstreamOrigin, child: null, stop: async () => {} };
+  const port = await freePort();
+  const listen = `127.0.0.1:${port}`;
+  const command = proxyCommand(env, name, upstreamOrigin, listen);
+  const child = startChild(name, command.cmd, command.args, { cpu: env.proxyCpu, env: command.env, countLines: '[USAGE]' });
+  try {
+    await waitForPort(port, 10_000, 5, child);
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  return { name, origin: `http://${listen}`, child, stop: () => child.stop() };
+}
+
+/** Starts every named target against one upstream; stops those already started if one fails. */
+export async function startTargets(env: BenchEnv, names: readonly TargetName[], upstreamOrigin: string): Promise<Target[]> {
+  const started: Target[] = [];
+  try {
+    for (const name of names) started.push(await startTarget(env, name, upstreamOrigin));
+  } catch (error) {
+    await stopTargets(started);
+    throw error;
+  }
+  return started;
+}
+
+export async function stopTargets(targets: readonly Target[]): Promise<void> {
+  await Promise.all(targets.map((target) => target.stop()));
+}
