@@ -62,9 +62,16 @@ export function describeUpstreamFailure(err: NodeJS.ErrnoException): string {
     case 'LMP_CONNECT_TIMEOUT':
       return 'connecting to the upstream timed out';
     default:
-      if (code.startsWith('ERR_TLS') || code.includes('CERT') || code.startsWith('ERR_SSL') || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
-        return `TLS handshake with the upstream failed (${code})`;
-      }
-      return `the upstream could not be reached (${code})`;
+      return isTlsFailure(code) ? `TLS handshake with the upstream failed (${code})` : `the upstream could not be reached (${code})`;
   }
+}
+
+// Node reports certificate checks with OpenSSL's X509 verify names (UNABLE_TO_VERIFY_LEAF_SIGNATURE
+// for an untrusted issuer, CERT_HAS_EXPIRED, HOSTNAME_MISMATCH, …), its own ERR_TLS_*/ERR_SSL_*
+// codes, and EPROTO when the far end does not speak TLS at all (https:// to a plain port).
+function isTlsFailure(code: string): boolean {
+  return (
+    code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.startsWith('UNABLE_TO_') ||
+    code.includes('CERT') || code.includes('CRL') || code === 'HOSTNAME_MISMATCH' || code === 'EPROTO'
+  );
 }
