@@ -1,6 +1,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { injectIncludeUsage, isInjectionCandidate, MAX_INJECT_BODY_BYTES } from '../src/include-usage.ts';
+import { pick, prng } from './helpers/sse-streams.ts';
+import { randomValue, writeString } from './helpers/random-json.ts';
 
 const NEW_MEMBER = ',"stream_options":{"include_usage":true}';
 
@@ -223,64 +225,62 @@ describe('injectIncludeUsage: bodies that are not for editing', () => {
 
 // ---- Property test: random bodies, judged against JSON.parse and byte-exact insertion.
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+interface Option {
+  readonly text: string;
+  readonly isObject: boolean;
+  readonly mentionsIncludeUsage: boolean;
 }
 
-type Gen = { key: string; raw: string; value: string };
-
-function randomBody(rand: () => number): { text: string; members: Gen[] } {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
-  const ws = () => pick(['', '', ' ', '\n  ', '\t', '\r\n']);
-  const escapeKey = (key: string) => (rand() < 0.2 ? JSON.stringify(key).replace('_', '\\u005f').replace('e', '\\u0065') : JSON.stringify(key));
-  const optionValues = ['null', '{}', '{ }', '{"include_usage":false}', '{"include_usage":true}', '{"x":1}', '{"a":{"include_usage":false}}', '[]', '"s"'];
-  const members: Gen[] = [];
-  const count = 1 + Math.floor(rand() * 6);
-  for (let i = 0; i < count; i++) {
-    const key = pick(['stream', 'stream', 'stream_options', 'model', 'messages', 'seed', 'include_usage']);
-    const value =
-      key === 'stream'
-        ? pick(['true', 'true', 'false', '"true"', 'null'])
-        : key === 'stream_options'
-          ? pick(optionValues)
-          : key === 'messages'
-            ? pick(['[{"role":"user","content":"\\"stream\\":true include_usage"}]', '[{"stream":true}]', '[]'])
-            : pick(['12345678901234567890', '"gpt-4o"', '-0.5e-7', 'false', '{"stream_options":null}']);
-    members.push({ key, raw: escapeKey(key), value });
+function randomOptions(rand: () => number): Option {
+  const roll = rand();
+  if (roll < 0.15) return { text: pick(rand, ['null', '[]', '"s"', 'true', '0']), isObject: false, mentionsIncludeUsage: false };
+  const members: string[] = [];
+  let mentions = false;
+  for (let n = Math.floor(rand() * 3); n > 0; n--) {
+    const key = pick(rand, ['include_usage', 'continuous_usage_stats', 'x', 'include_usag']);
+    mentions ||= key === 'include_usage';
+    members.push(writeString(rand, key) + pick(rand, ['', ' ']) + ':' + randomValue(rand, 2, { nodes: 3 }));
   }
-  const text = ws() + '{' + members.map((m) => ws() + m.raw + ws() + ':' + ws() + m.value + ws()).join(',') + '}' + ws();
-  return { text, members };
+  return { text: '{' + (members.length === 0 ? pick(rand, ['', ' ', '\n']) : members.join(',')) + '}', isObject: true, mentionsIncludeUsage: mentions };
 }
 
-function expectedInjection(members: readonly Gen[]): boolean {
-  const streams = members.filter((m) => m.key === 'stream');
-  const options = members.filter((m) => m.key === 'stream_options');
-  if (streams.at(-1)?.value !== 'true') return false;
-  if (options.some((m) => m.value.startsWith('{"include_usage"'))) return false;
-  const last = options.at(-1);
-  return last === undefined || last.value.startsWith('{');
+function randomBody(rand: () => number): { text: string; expected: boolean } {
+  const ws = () => pick(rand, ['', '', ' ', '\n  ', '\t', '\r\n']);
+  const members: string[] = [];
+  let lastStream: string | undefined;
+  let lastOptions: Option | undefined;
+  let anyMention = false;
+  for (let n = 1 + Math.floor(rand() * 6); n > 0; n--) {
+    const key = pick(rand, ['stream', 'stream', 'stream_options', 'model', 'messages', 'include_usage', 'streams']);
+    let value: string;
+    if (key === 'stream') {
+      value = lastStream = pick(rand, ['true', 'true', 'false', '"true"', 'null']);
+    } else if (key === 'stream_options') {
+      lastOptions = randomOptions(rand);
+      anyMention ||= lastOptions.mentionsIncludeUsage;
+      value = lastOptions.text;
+    } else {
+      value = rand() < 0.3 ? '{"stream":true,"stream_options":{"include_usage":false}}' : randomValue(rand, 1, { nodes: 8 });
+    }
+    members.push(ws() + writeString(rand, key) + ws() + ':' + ws() + value + ws());
+  }
+  const text = ws() + '{' + members.join(',') + '}' + ws();
+  const expected = lastStream === 'true' && !anyMention && (lastOptions === undefined || lastOptions.isObject);
+  return { text, expected };
 }
 
 test('random bodies: the edit matches JSON.parse semantics and inserts exactly one run of bytes', () => {
   const rand = prng(0x5eed);
   let injectedCount = 0;
-  for (let n = 0; n < 3000; n++) {
-    const { text, members } = randomBody(rand);
+  for (let n = 0; n < 5000; n++) {
+    const { text, expected } = randomBody(rand);
     const result = inject(text);
-    assert.equal(result.injected, expectedInjection(members), text);
+    assert.equal(result.injected, expected, text);
     if (!result.injected) continue;
     injectedCount++;
     const output = result.body.toString('utf8');
     const parsed = JSON.parse(text);
-    const expected = { ...parsed, stream_options: { ...(parsed.stream_options ?? {}), include_usage: true } };
-    assert.deepEqual(JSON.parse(output), expected, text);
+    assert.deepEqual(JSON.parse(output), { ...parsed, stream_options: { ...(parsed.stream_options ?? {}), include_usage: true } }, text);
     // Exactly one run inserted: a common prefix and suffix cover the whole input.
     let prefix = 0;
     while (prefix < text.length && text[prefix] === output[prefix]) prefix++;
@@ -288,5 +288,25 @@ test('random bodies: the edit matches JSON.parse semantics and inserts exactly o
     assert.equal(output.slice(prefix + inserted), text.slice(prefix), text);
     assert.ok([NEW_MEMBER, '"include_usage":true', ',"include_usage":true'].includes(output.slice(prefix, prefix + inserted)), text);
   }
-  assert.ok(injectedCount > 300, `only ${injectedCount} bodies were edited; the generator needs tuning`);
+  assert.ok(injectedCount > 500, `only ${injectedCount} bodies were edited; the generator needs tuning`);
+});
+
+test('random damage: a body JSON.parse refuses is never edited', () => {
+  const rand = prng(0xbad);
+  for (let n = 0; n < 5000; n++) {
+    const { text } = randomBody(rand);
+    const bytes = Buffer.from(text);
+    const at = Math.floor(rand() * bytes.length);
+    const damaged = pick(rand, [
+      Buffer.concat([bytes.subarray(0, at), bytes.subarray(at + 1)]), // a byte lost
+      Buffer.concat([bytes.subarray(0, at), pick(rand, ['"', '\\', ',', '}', ']', '{', 'x', '\u0001', '\xff'].map((c) => Buffer.from(c, 'latin1'))), bytes.subarray(at)]), // a byte added
+    ]);
+    let valid = true;
+    try {
+      JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(damaged));
+    } catch {
+      valid = false;
+    }
+    if (!valid) assert.equal(inject(damaged).injected, false, damaged.toString('utf8'));
+  }
 });

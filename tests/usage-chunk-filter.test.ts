@@ -1,6 +1,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createUsageChunkFilter, DEFAULT_MAX_EVENT_BYTES } from '../src/usage-chunk-filter.ts';
+import { cutAt, cutRandomly, prng } from './helpers/sse-streams.ts';
 
 // ---- Fixtures, shaped like a recorded api.openai.com stream with include_usage on
 // (research/anchors-gateways.md §2.2): every ordinary chunk carries "usage":null, then one
@@ -40,26 +41,9 @@ function filtered(text: string, maxEventBytes?: number): string {
   return run([Buffer.from(text)], maxEventBytes).output.toString('utf8');
 }
 
+/** The stream cut before each of `positions`; Buffer#subarray keeps the pieces Buffers. */
 function cut(buf: Buffer, positions: readonly number[]): Buffer[] {
-  const pieces: Buffer[] = [];
-  let from = 0;
-  for (const at of positions) {
-    pieces.push(buf.subarray(from, at));
-    from = at;
-  }
-  pieces.push(buf.subarray(from));
-  return pieces;
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return cutAt(buf, positions) as Buffer[];
 }
 
 describe('removing the usage-only chunk', () => {
@@ -251,11 +235,8 @@ describe('cut anywhere, same bytes out', () => {
       }
       const text = Buffer.from(events.join(''));
       const expected = Buffer.from(kept.join(''));
-      const positions: number[] = [];
-      const count = Math.floor(rand() * 40);
-      for (let k = 0; k < count; k++) positions.push(Math.floor(rand() * (text.length + 1)));
-      positions.sort((x, y) => x - y);
-      assert.deepEqual(run(cut(text, positions)).output, expected, `round ${round}, cuts ${positions.join(',')}`);
+      const pieces = cutRandomly(text, rand, Math.floor(rand() * 40)) as Buffer[];
+      assert.deepEqual(run(pieces).output, expected, `round ${round}, pieces of ${pieces.map((p) => p.length).join(',')} bytes`);
     }
   });
 
@@ -263,6 +244,16 @@ describe('cut anywhere, same bytes out', () => {
     const text = Buffer.from(STREAM.replaceAll('\n', '\r\n'));
     const pieces = Array.from({ length: text.length }, (_, i) => text.subarray(i, i + 1));
     assert.equal(run(pieces).output.toString('utf8'), EXPECTED.replaceAll('\n', '\r\n'));
+  });
+
+  test('judges every event of a chunk, many without a bracket, and a buffer pushed twice alike', () => {
+    const chunk = Buffer.from(`data: ${HELLO}\n\n` + ': ping\n\n'.repeat(50) + `data: ${USAGE_ONLY}\n\n` + ': ping\n\n'.repeat(50));
+    const filter = createUsageChunkFilter();
+    const once = Buffer.concat(filter.push(chunk)).toString('utf8');
+    const twice = Buffer.concat(filter.push(chunk)).toString('utf8');
+    assert.equal(once, chunk.toString('utf8').replace(`data: ${USAGE_ONLY}\n\n`, ''));
+    assert.equal(twice, once);
+    assert.equal(filter.removedEvents, 2);
   });
 
   test('ignores empty chunks, also between a CR and its LF', () => {
