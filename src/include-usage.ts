@@ -58,6 +58,7 @@ export function injectIncludeUsage(body: Buffer): InjectResult {
   let stream: Member | undefined;
   let options: Member | undefined;
   let optionsObject: ObjectScan | null = null;
+  let includeUsageWritten = false;
   for (const member of top.members) {
     if (keyIs(body, member, 'stream')) {
       stream = member;
@@ -67,10 +68,11 @@ export function injectIncludeUsage(body: Buffer): InjectResult {
       if (optionsObject === null && body[member.valueStart] === OPEN_BRACE) return skip('not_json');
       // "Does not mention include_usage at all" (SPEC §5): an include_usage in an earlier, overridden
       // stream_options still counts as the client's word — when in doubt, do not inject.
-      if (optionsObject?.members.some((m) => keyIs(body, m, 'include_usage'))) return skip('include_usage_present');
+      includeUsageWritten ||= optionsObject?.members.some((m) => keyIs(body, m, 'include_usage')) === true;
     }
   }
   if (stream === undefined || !valueIs(body, stream, 'true')) return skip('not_streaming');
+  if (includeUsageWritten) return skip('include_usage_present');
 
   let at: number;
   let text: Buffer;

@@ -42,8 +42,9 @@ export function createUsageChunkFilter(options?: { maxEventBytes?: number }): Us
   let lineHasBytes = false;
   let crTail: CrTail = 'none';
   let removedEvents = 0;
-  // The first `]` at or after the last position asked for, in the chunk being pushed: events ask in
-  // increasing order, so a chunk is searched once however many events lack a `]`.
+  // The first `]` at or after the last position asked for, in the buffer last searched (the chunk, or
+  // a held event joined whole): events ask in increasing order, so a chunk is searched once however
+  // many of its events lack a `]`. Reset per push: the same Buffer may be pushed again.
   let bracketChunk: Buffer | undefined;
   let bracketAt = -1;
 

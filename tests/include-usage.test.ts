@@ -149,6 +149,7 @@ describe('injectIncludeUsage: the client\'s own include_usage', () => {
     assertUntouched('{"stream":true,"stream_options":{"include_usage":false}}', 'include_usage_present');
     assertUntouched('{"stream":true,"stream_options":{"include_usage":true}}', 'include_usage_present');
     assertUntouched('{"stream":true,"stream_options":{"x":1,"include_usage":null}}', 'include_usage_present');
+    assertUntouched('{"stream":false,"stream_options":{"include_usage":true}}', 'not_streaming');
   });
 
   test('counts include_usage in an overridden, earlier stream_options as the client\'s word', () => {
