@@ -155,12 +155,17 @@ describe('a bad value exits 2 with one stderr line naming it (SPEC §2)', { conc
   });
 });
 
+/** A loopback port held by this test process, for the "already in use" cases. */
+async function occupyPort(): Promise<{ occupier: net.Server; port: number }> {
+  const occupier = net.createServer();
+  occupier.listen(0, '127.0.0.1');
+  await once(occupier, 'listening');
+  return { occupier, port: (occupier.address() as net.AddressInfo).port };
+}
+
 describe('start-up and shutdown', () => {
   test('a port already in use exits 1 and says so', async () => {
-    const occupier = net.createServer();
-    occupier.listen(0, '127.0.0.1');
-    await once(occupier, 'listening');
-    const port = (occupier.address() as net.AddressInfo).port;
+    const { occupier, port } = await occupyPort();
     try {
       const run = await runCli(['--listen', `127.0.0.1:${port}`, '--upstream', 'http://127.0.0.1:9/v1']);
       assert.equal(run.code, 1, run.stderr);
@@ -172,10 +177,7 @@ describe('start-up and shutdown', () => {
   });
 
   test('a metrics port already in use exits 1 and says so', async () => {
-    const occupier = net.createServer();
-    occupier.listen(0, '127.0.0.1');
-    await once(occupier, 'listening');
-    const port = (occupier.address() as net.AddressInfo).port;
+    const { occupier, port } = await occupyPort();
     try {
       const run = await runCli(['--listen', '127.0.0.1:0', '--metrics', `127.0.0.1:${port}`, '--upstream', 'http://127.0.0.1:9/v1']);
       assert.equal(run.code, 1, run.stderr);
