@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { ROOT } from './build.ts';
 import { expectedChatUsage, expectedEmbeddingsUsage, FAKE_EMBEDDING_MODEL, FAKE_MODEL, startFakeUpstream } from './fake-upstream.ts';
-import type { FakeUpstream, Usage } from './fake-upstream.ts';
+import type { FakeUpstream, ReceivedRequest, Usage } from './fake-upstream.ts';
 import { cleanEnv, freePort, parseUsageLine, postJson, sseData, startProxy, type ProxyProcess } from './proxy-harness.ts';
 
 const DEMO_TIMEOUT_MS = 60_000;
@@ -30,9 +30,9 @@ async function exchange(
   path: string,
   body: Record<string, unknown>,
   expected: Usage,
-  describeResponse: (text: string) => string[],
+  describeResponse: (text: string, sentUpstream: ReceivedRequest | undefined) => string[],
 ): Promise<void> {
-  if (proxy === undefined) throw new Error('the proxy is not running');
+  if (proxy === undefined || upstream === undefined) throw new Error('the proxy is not running');
   step = title;
   const url = `http://${proxy.listening.replace(/^(0\.0\.0\.0|\[?::\]?)(?=:)/, '127.0.0.1')}${path}`;
   say(`\n== ${title}`);
@@ -42,7 +42,7 @@ async function exchange(
   const response = await postJson(url, body, STEP_TIMEOUT_MS);
   say(`  <- ${response.status} ${response.contentType}`);
   if (response.status !== 200) throw new Error(`expected status 200, got ${response.status}: ${response.text.slice(0, 300)}`);
-  for (const line of describeResponse(response.text)) say(`     ${line}`);
+  for (const line of describeResponse(response.text, upstream.received.at(-1))) say(`     ${line}`);
   const usageLine = await proxy.waitForLine(/^\[USAGE\] /, STEP_TIMEOUT_MS, mark);
   say(`  proxy printed: ${usageLine}`);
   const seen = parseUsageLine(usageLine);
@@ -63,7 +63,7 @@ function describeChat(text: string): string[] {
   ];
 }
 
-function describeStream(text: string): string[] {
+function describeStream(text: string, sentUpstream: ReceivedRequest | undefined): string[] {
   const events = sseData(text);
   let reply = '';
   let usageOnlyChunks = 0;
@@ -73,12 +73,15 @@ function describeStream(text: string): string[] {
     for (const choice of chunk.choices ?? []) reply += choice.delta?.content ?? '';
     if (chunk.choices?.length === 0 && typeof chunk.usage === 'object' && chunk.usage !== null) usageOnlyChunks += 1;
   }
+  const sent = sentUpstream?.body as { stream_options?: { include_usage?: unknown } } | undefined;
+  const asked = sent?.stream_options?.include_usage === true;
   return [
     `${events.length} SSE events, ending with ${JSON.stringify(events.at(-1) ?? null)}`,
     `reply assembled from the deltas: ${JSON.stringify(reply)}`,
-    usageOnlyChunks === 0
-      ? 'no usage chunk reached the client: it asked for none, so the proxy requested usage upstream and kept that chunk to itself'
-      : `the client received ${usageOnlyChunks} usage-only chunk(s) (the proxy did not hide the one it asked for)`,
+    asked
+      ? `upstream received ${JSON.stringify({ stream_options: sent?.stream_options })}: the proxy asked for usage on the client's behalf`
+      : 'upstream received the body unchanged: nobody asked it for usage',
+    `usage-only chunks the client saw: ${usageOnlyChunks}${asked && usageOnlyChunks === 0 ? ' (the proxy kept the one it asked for to itself)' : ''}`,
   ];
 }
 

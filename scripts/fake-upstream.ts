@@ -20,10 +20,19 @@ export interface Usage {
   readonly total_tokens: number;
 }
 
+export interface ReceivedRequest {
+  readonly method: string;
+  readonly path: string;
+  /** The parsed JSON body; undefined for GET or a body that is not JSON. */
+  readonly body: unknown;
+}
+
 export interface FakeUpstream {
   /** Base URL including `/v1`, e.g. `http://127.0.0.1:41234/v1`. */
   readonly url: string;
   readonly port: number;
+  /** Every request answered so far, oldest first: shows what the proxy sent upstream. */
+  readonly received: readonly ReceivedRequest[];
   close(): Promise<void>;
 }
 
@@ -83,8 +92,9 @@ export function expectedEmbeddingsUsage(body: unknown): Usage {
 export async function startFakeUpstream(options: { port?: number; host?: string } = {}): Promise<FakeUpstream> {
   const host = options.host ?? '127.0.0.1';
   if (!LOOPBACK_HOSTS.has(host)) throw new Error(`fake upstream listens on loopback only, not ${host}`);
+  const received: ReceivedRequest[] = [];
   const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
+    handle(req, res, received).catch((error: unknown) => {
       if (!res.headersSent) sendError(res, 500, `fake upstream failed: ${String(error)}`);
       else res.destroy();
     });
@@ -98,6 +108,7 @@ export async function startFakeUpstream(options: { port?: number; host?: string 
   return {
     url: `http://${urlHost}:${port}/v1`,
     port,
+    received,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -106,31 +117,36 @@ export async function startFakeUpstream(options: { port?: number; host?: string 
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
-  const route = `${req.method ?? ''} ${path ?? ''}`;
+async function handle(req: IncomingMessage, res: ServerResponse, received: ReceivedRequest[]): Promise<void> {
+  const method = req.method ?? '';
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
+  const route = `${method} ${path}`;
+  const body = parseJson(await readBody(req));
+  received.push({ method, path, body });
   if (route === 'GET /v1/models') {
     sendJson(res, 200, {
       object: 'list',
       data: [FAKE_MODEL, FAKE_EMBEDDING_MODEL].map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })),
     });
-    return;
-  }
-  if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/embeddings') {
+  } else if (route !== 'POST /v1/chat/completions' && route !== 'POST /v1/embeddings') {
     sendError(res, 404, `fake upstream has no route ${route}`);
-    return;
-  }
-  const text = await readBody(req);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
+  } else if (body === undefined) {
     sendError(res, 400, 'request body is not JSON');
-    return;
+  } else if (route === 'POST /v1/embeddings') {
+    sendEmbeddings(res, body);
+  } else if (isRecord(body) && body['stream'] === true) {
+    streamChat(res, body);
+  } else {
+    sendChat(res, body);
   }
-  if (route === 'POST /v1/embeddings') sendEmbeddings(res, body);
-  else if (isRecord(body) && body['stream'] === true) streamChat(res, body);
-  else sendChat(res, body);
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return text === '' ? undefined : (JSON.parse(text) as unknown);
+  } catch {
+    return undefined;
+  }
 }
 
 function sendChat(res: ServerResponse, body: unknown): void {

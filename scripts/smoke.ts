@@ -15,6 +15,7 @@ import { freePort, parseUsageLine, postJson, PROXY_ENV_VARS, startProxy } from '
 import { SEA_PATH } from './sea.ts';
 
 const RUN_TIMEOUT_MS = 15_000;
+const USAGE_LINE_TIMEOUT_MS = 5_000; // the line follows the response at once; waiting longer only delays a failure
 const FLAG_OF: Record<(typeof PROXY_ENV_VARS)[number], string> = {
   UPSTREAM_URL: '--upstream',
   LISTEN_ADDR: '--listen',
@@ -93,7 +94,7 @@ async function smokeArtifact(artifact: Artifact, version: string, upstream: Fake
         'proxies a chat completion to the fake upstream',
         `status ${response.status}, body ${response.text.slice(0, 300)}`,
       );
-      const line = await proxy.waitForLine(/^\[USAGE\] /, RUN_TIMEOUT_MS, mark).catch((error: unknown) => String(error));
+      const line = await proxy.waitForLine(/^\[USAGE\] /, USAGE_LINE_TIMEOUT_MS, mark).catch((error: unknown) => String(error));
       const seen = parseUsageLine(line);
       check(
         seen !== null &&
