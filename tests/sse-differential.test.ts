@@ -16,7 +16,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { createParser } from 'eventsource-parser';
-import { cutRandomly, parseChunks, prng, randomSseStream } from './helpers/sse-streams.ts';
+import { cutRandomly, parseChunks, randomSseStream } from './helpers/sse-streams.ts';
+import { prng } from './helpers/prng.ts';
 import type { RecordedEvent } from './helpers/sse-streams.ts';
 
 interface Comparable {

@@ -10,9 +10,9 @@ import {
   decodeUtf8,
   parseChunks,
   parseText,
-  prng,
   randomSseStream,
 } from './helpers/sse-streams.ts';
+import { prng } from './helpers/prng.ts';
 
 const bytes = (text: string): Buffer => Buffer.from(text);
 const message = (data: string, id?: string) => ({ type: 'message', data, id });

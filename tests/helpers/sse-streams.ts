@@ -1,5 +1,5 @@
 /**
- * Test helpers for the SSE parser: a seeded PRNG, a generator of random but plausible
+ * Test helpers for the SSE parser: a generator of random but plausible
  * event streams (every field kind, CR/LF/CRLF, comments, BOMs, multibyte text), ways to
  * cut a stream into chunks, and a run of src/sse.ts that records everything it reports.
  */
@@ -7,17 +7,8 @@ import { Buffer } from 'node:buffer';
 import { createSseParser } from '../../src/sse.ts';
 import type { SseParserOptions } from '../../src/sse.ts';
 
-/** mulberry32: a seeded PRNG, so a failing stream or cut pattern reproduces from its seed. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Other test files import the PRNG from here; its home is prng.ts.
+export { prng } from './prng.ts';
 
 export function pick<T>(rand: () => number, items: readonly T[]): T {
   return items[Math.floor(rand() * items.length)]!;
