@@ -72,6 +72,7 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
   const forwarder = createForwarder({
     upstream: config.upstream,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
+    injectStreamUsage: config.injectStreamUsage,
     shutdown,
     openTap,
     onExchangeStart: () => {

@@ -12,7 +12,10 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Upstream } from './config.ts';
 import { describeUpstreamFailure, errorBody, proxyError, type ProxyError, type ProxyErrorCode } from './errors.ts';
-import { clientResponseHeaders, upstreamRequestHeaders, type RawHeaders } from './hop-by-hop.ts';
+import { clientResponseHeaders, headerValue, upstreamRequestHeaders, type RawHeaders } from './hop-by-hop.ts';
+import { isInjectionCandidate, MAX_INJECT_BODY_BYTES } from './include-usage.ts';
+import { injectStreamUsage, isFilterableStream } from './stream-usage-injection.ts';
+import { createUsageChunkFilter, type UsageChunkFilter } from './usage-chunk-filter.ts';
 import { resolveUpstreamTarget } from './upstream-target.ts';
 
 /** Why an exchange ended; SPEC §4 names these in `end=`. */
@@ -60,6 +63,8 @@ export interface ShutdownState {
 export interface ForwarderOptions {
   readonly upstream: Upstream;
   readonly upstreamTimeoutMs: number;
+  /** SPEC §5: ask OpenAI-style streams for usage and hide the added usage chunk. */
+  readonly injectStreamUsage: boolean;
   readonly shutdown: ShutdownState;
   /** Opens a tap for an exchange that will be forwarded; null to observe nothing. */
   readonly openTap?: (start: ExchangeStart) => ExchangeTap | null;
@@ -90,7 +95,7 @@ const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS
 const kTimeout = Symbol('upstream timeout');
 
 export function createForwarder(options: ForwarderOptions): Forwarder {
-  const { upstream, upstreamTimeoutMs, shutdown, openTap, onExchangeEnd, onExchangeStart } = options;
+  const { upstream, upstreamTimeoutMs, injectStreamUsage: inject, shutdown, openTap, onExchangeEnd, onExchangeStart } = options;
   const isHttps = upstream.protocol === 'https:';
   const agentOptions = {
     keepAlive: true,
@@ -142,7 +147,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const started = performance.now();
     onExchangeStart?.();
     const tap = openTap?.({ method, clientPath: target.clientPath, query: target.query, requestHeaders: req.rawHeaders }) ?? null;
-    const headers = upstreamRequestHeaders(req.rawHeaders, upstream.authority);
+    let headers = upstreamRequestHeaders(req.rawHeaders, upstream.authority);
 
     let upReq: http.ClientRequest | null = null;
     let upRes: http.IncomingMessage | null = null;
@@ -154,6 +159,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     let failure: { end: EndReason; code: ProxyErrorCode } | null = null;
     let finished = false;
     let timer: NodeJS.Timeout | null = null;
+    // SPEC §5: a candidate's body is held (up to 8 MiB) until it is known whether to edit it.
+    let held: Buffer[] | null = inject && isInjectionCandidate(method, target.clientPath) ? [] : null;
+    let heldBytes = 0;
+    let filter: UsageChunkFilter | null = null;
+    let injected = false;
 
     function clearTimer(): void {
       if (timer !== null) {
@@ -162,7 +172,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       }
     }
 
-    function send(): void {
+    /** @param body  the whole request body when it was held; otherwise it streams from `req`. */
+    function send(body: Buffer | null = null): void {
       attempts++;
       const outgoing = request({
         host: upstream.hostname,
@@ -176,10 +187,35 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       upReq = outgoing;
       outgoing.on('response', onResponse);
       outgoing.on('error', (err) => onUpstreamError(outgoing, err));
-      if (timer === null) {
-        timer = setTimeout(() => outgoing.destroy(Object.assign(new Error('upstream timeout'), { [kTimeout]: true })), upstreamTimeoutMs);
+      if (body !== null) {
+        if (requestEnded) outgoing.end(body);
+        else outgoing.write(body);
+      } else if (requestEnded) {
+        outgoing.end();
       }
-      if (requestEnded) outgoing.end();
+    }
+
+    function onTimeout(): void {
+      if (upReq !== null) {
+        upReq.destroy(Object.assign(new Error('upstream timeout'), { [kTimeout]: true }));
+      } else {
+        // Still holding a body for SPEC §5 that stopped arriving.
+        fail('timeout', proxyError('request_timeout', `the request body stalled for ${upstreamTimeoutMs} ms`));
+      }
+    }
+
+    /** The held body is complete (or too large to edit): decide, then send it. */
+    function releaseHeld(complete: boolean): void {
+      const body = Buffer.concat(held ?? []);
+      held = null;
+      const edited = complete ? injectStreamUsage(headers, body) : null;
+      if (edited !== null) {
+        headers = edited.headers;
+        injected = true;
+        send(edited.body);
+      } else {
+        send(body);
+      }
     }
 
     function onUpstreamError(outgoing: http.ClientRequest, err: NodeJS.ErrnoException & { [kTimeout]?: boolean }): void {
@@ -196,6 +232,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.message === 'socket hang up';
       if (reset && outgoing.reusedSocket && attempts === 1 && requestBytes === 0 && requestEnded && IDEMPOTENT_METHODS.has(method)) {
         // The upstream closed a kept-alive socket just as it was reused (SPEC §8).
+        timer = setTimeout(onTimeout, upstreamTimeoutMs);
         send();
         return;
       }
@@ -224,7 +261,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         return;
       }
       upRes = incoming;
-      const outHeaders = clientResponseHeaders(incoming.rawHeaders);
+      let outHeaders = clientResponseHeaders(incoming.rawHeaders);
+      if (injected && isFilterableStream(status, headerValue(incoming.rawHeaders, 'content-type'), headerValue(incoming.rawHeaders, 'content-encoding'))) {
+        // The client gets fewer bytes than the upstream sent: its length no longer holds.
+        filter = createUsageChunkFilter();
+        outHeaders = outHeaders.filter((_, i, all) => (i % 2 === 0 ? all[i] : all[i - 1])!.toLowerCase() !== 'content-length');
+      }
       // Added after filtering, so no upstream `Connection` option can remove it (SPEC §8).
       if (shutdown.draining) outHeaders.push('Connection', 'close');
       try {
@@ -242,11 +284,19 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
       incoming.on('data', (chunk: Buffer) => {
         responseBytes += chunk.length;
+        // The tap sees the upstream's bytes, the usage chunk included (SPEC §5: its usage is recorded).
         tap?.responseChunk(chunk);
-        if (!res.write(chunk)) incoming.pause();
+        if (filter === null) {
+          if (!res.write(chunk)) incoming.pause();
+        } else if (!writeAll(filter.push(chunk))) {
+          incoming.pause();
+        }
       });
       res.on('drain', () => incoming.resume());
-      incoming.on('end', () => res.end());
+      incoming.on('end', () => {
+        if (filter !== null) writeAll(filter.end());
+        res.end();
+      });
       incoming.on('error', () => {});
       incoming.on('close', () => {
         // `complete` is false when the upstream connection was lost mid-body,
@@ -258,11 +308,24 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       });
     }
 
+    function writeAll(pieces: Buffer[]): boolean {
+      let flowing = true;
+      for (const piece of pieces) flowing = res.write(piece);
+      return flowing;
+    }
+
     req.on('data', (chunk: Buffer) => {
       requestBytes += chunk.length;
       tap?.requestChunk(chunk);
       // A slow upload is progress: the wait for response headers counts from the last byte.
       timer?.refresh();
+      if (held !== null) {
+        held.push(chunk);
+        heldBytes += chunk.length;
+        // SPEC §5: bodies above 8 MiB go through untouched, as they came.
+        if (heldBytes > MAX_INJECT_BODY_BYTES) releaseHeld(false);
+        return;
+      }
       if (upReq !== null && !upReq.write(chunk)) {
         req.pause();
         upReq.once('drain', () => req.resume());
@@ -270,7 +333,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     });
     req.on('end', () => {
       requestEnded = true;
-      upReq?.end();
+      if (held !== null) releaseHeld(true);
+      else upReq?.end();
     });
     req.on('error', () => {});
 
@@ -304,7 +368,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       onExchangeEnd?.(summary);
     });
 
-    send();
+    timer = setTimeout(onTimeout, upstreamTimeoutMs);
+    if (held === null) send();
   }
 
   return {
