@@ -22,11 +22,11 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 // postject prints this several times on Linux; it is harmless (nodejs/postject#83, research §2.1).
 const HARMLESS_POSTJECT_WARNING = /Can't find string offset for section name '\.note(\.\d+)?'/;
 
-// Off: for a ~40 KB bundle the code cache bought nothing measurable. Launch -> `Listening on`,
-// scripts/bench/startup.ts, runs interleaved, Node 20.20.2 linux-x64 (a busy 2-CPU machine): min
-// 96.8 ms without vs 93.2 ms with, medians 136.6 vs 138.5 and 240.1 vs 258.9 ms in two sessions.
-// It also has costs: "Code cache data rejected" on small scripts or V8 flag changes, no `import()`,
-// and no cross-platform builds (research §2.2). Try `--code-cache=on` to measure again.
+// Off: the code cache bought nothing measurable. Launch -> `Listening on` (scripts/bench/startup.ts,
+// runs interleaved, Node 20.20.2 linux-x64, a busy 2-CPU machine), 101 KB bundle, 40 runs: median
+// 164.6 ms without vs 164.5 ms with, min 103.6 vs 99.4 ms; `--version` CPU time (hyperfine, 60 runs):
+// 116.8 vs 109.0 ms user. It has costs: "Code cache data rejected" on small scripts or V8 flag
+// changes, no `import()`, no cross-platform builds (research §2.2). Measure again: `--code-cache=on`.
 const DEFAULT_USE_CODE_CACHE = false;
 
 /** `node --build-sea` exists from Node 25.5.0 on. */
