@@ -81,6 +81,10 @@ export async function startProxy(
     stderrText += text;
   });
   let exited = false;
+  // If this script dies first (an uncaught error), take the proxy down with it rather than orphan it.
+  const killOnExit = (): void => void child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   const exit = new Promise<number | null>((resolve) => {
     child.once('error', (error) => {
       stderrText += `${error.message}\n`;
