@@ -25,7 +25,7 @@ export function openLedger(path: string, report: (message: string) => void): Led
   try {
     fd = fs.openSync(path, 'a', 0o600);
   } catch (err) {
-    throw new LedgerOpenError(`lm-proxy: invalid USAGE_LOG ${JSON.stringify(path)}: cannot open it for appending (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new LedgerOpenError(`lm-proxy: invalid USAGE_LOG ${JSON.stringify(path)}: cannot open it for appending (${(err as NodeJS.ErrnoException).code ?? String(err)}); expected a file in an existing, writable folder`);
   }
   let fdIno = fs.fstatSync(fd).ino;
   let queue: string[] = [];

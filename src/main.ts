@@ -3,7 +3,7 @@
 // on SIGTERM or SIGINT (exit 0). Everything else lives in app.ts and below.
 
 import { ListenError, startApp } from './app.ts';
-import { formatListenAddress, parseConfig, renderHelp } from './config.ts';
+import { formatListenAddress, parseConfig, renderHelp, type LogFormat } from './config.ts';
 import { LedgerOpenError, openLedger, type Ledger } from './ledger.ts';
 import { createLogger } from './logger.ts';
 import { VERSION } from './version.ts';
@@ -19,34 +19,25 @@ async function main(): Promise<void> {
     return;
   }
   if (outcome.kind === 'error') {
-    for (const line of outcome.errors) {
-      process.stderr.write(
-        outcome.logFormat === 'json'
-          ? JSON.stringify({ level: 'error', time: new Date().toISOString(), msg: line }) + '\n'
-          : line + '\n',
-      );
-    }
-    process.exitCode = 2;
+    exitWithUsageErrors(outcome.errors, outcome.logFormat);
     return;
   }
 
   const config = outcome.config;
   const logger = createLogger(config.logFormat, process.stdout, process.stderr);
-  logger.info('Starting lm-proxy...', config.logFormat === 'json' ? { version: VERSION } : undefined);
-  logger.info('Proxy configured:', { upstream: config.upstream.href, listen: formatListenAddress(config.listen) });
-
   let ledger: Ledger | null = null;
   if (config.usageLog !== null) {
     try {
+      // Opened before anything starts: a ledger that cannot be written is a bad value (SPEC §8).
       ledger = openLedger(config.usageLog, (message) => logger.error(message));
     } catch (err) {
       if (!(err instanceof LedgerOpenError)) throw err;
-      logger.error(err.message);
-      logger.flush();
-      process.exitCode = 2;
+      exitWithUsageErrors([err.message], config.logFormat);
       return;
     }
   }
+  logger.info('Starting lm-proxy...', config.logFormat === 'json' ? { version: VERSION } : undefined);
+  logger.info('Proxy configured:', { upstream: config.upstream.href, listen: formatListenAddress(config.listen) });
 
   let app;
   try {
@@ -82,6 +73,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+}
+
+/** Bad values: one stderr line each (JSON in json format), exit 2 (SPEC §2). */
+function exitWithUsageErrors(lines: readonly string[], format: LogFormat): void {
+  for (const line of lines) {
+    process.stderr.write(
+      format === 'json' ? JSON.stringify({ level: 'error', time: new Date().toISOString(), msg: line }) + '\n' : line + '\n',
+    );
+  }
+  process.exitCode = 2;
 }
 
 main().catch((err: unknown) => {

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SETTINGS, renderSettingsTable } from '../../src/config.ts';
@@ -174,6 +175,12 @@ describe('start-up and shutdown', () => {
     } finally {
       occupier.close();
     }
+  });
+
+  test('a USAGE_LOG that cannot be opened for appending exits 2 naming it, before starting', async () => {
+    const missing = join(tmpdir(), `lm-proxy-missing-${process.pid}`, 'ledger.jsonl');
+    const run = await runCli(['--listen', '127.0.0.1:0', '--upstream', 'http://127.0.0.1:9/v1'], { USAGE_LOG: missing });
+    assertUsageError(run, 'USAGE_LOG', missing);
   });
 
   test('a metrics port already in use exits 1 and says so', async () => {
