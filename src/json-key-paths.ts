@@ -13,13 +13,14 @@ export class PathNode {
   readonly names: string[] = [];
   readonly children: PathNode[] = [];
 
-  /** The child whose key is bytes[0, len) as written in JSON without escapes, or null. */
-  childByRawKey(bytes: Uint8Array, len: number): PathNode | null {
+  /** The child whose key is bytes[from, to) as written in JSON without escapes, or null. */
+  childByRawKey(bytes: Uint8Array, from: number, to: number): PathNode | null {
     const keys = this.keys;
+    const len = to - from;
     next: for (let k = 0; k < keys.length; k++) {
       const key = keys[k] as Buffer;
       if (key.length !== len) continue;
-      for (let j = 0; j < len; j++) if (key[j] !== bytes[j]) continue next;
+      for (let j = 0; j < len; j++) if (key[j] !== bytes[from + j]) continue next;
       return this.children[k] as PathNode;
     }
     return null;

@@ -71,6 +71,9 @@ const LITERAL = 16;
 const SKIP = 17; // inside a container below every path: only strings and brackets matter
 const FAILED = 18;
 
+/** Bytes walked one by one before skipping switches to memchr jumps: about what one Buffer#indexOf call costs. */
+const WALK_BYTES = 32;
+
 // Number phases (RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?).
 const N_MINUS = 0;
 const N_ZERO = 1;
@@ -113,11 +116,13 @@ class Sniffer implements JsonSniffer {
   private keyEscaped = false;
   private escapeReturn = STRING;
   private hexLeft = 0;
+  private stringEscaped = false; // the current tracked string value holds an escape
   private numberPhase = N_MINUS;
   private literal = TRUE;
   private literalPos = 0;
   private skipInString = false;
   private skipEscaped = false; // the next byte of a skipped string is escaped (a '\' ended the last chunk)
+  private skipLongString = false; // the skipped string has run past WALK_BYTES without a quote: jump, don't walk
 
   // The current chunk and where it starts in the input; captures are kept as absolute input offsets.
   private chunk: Buffer = EMPTY;
@@ -254,25 +259,28 @@ class Sniffer implements JsonSniffer {
           } else if (c === CLOSE_OBJECT && this.state === OBJECT_FIRST) this.closeTracked(++i);
           else return this.fail();
           break;
-        case KEY:
-          for (;;) {
-            this.pushKeyByte(c);
-            i++;
-            if (c === QUOTE) {
-              this.endKey();
-              break;
-            }
-            if (c === BACKSLASH) {
-              this.keyEscaped = true;
-              this.escapeReturn = KEY;
-              this.state = ESCAPE;
-              break;
-            }
-            if (c < 0x20) return this.fail();
-            if (i === n) break;
-            c = buf[i] as number;
+        case KEY: {
+          let j = i;
+          while (j < n && (c = buf[j] as number) !== QUOTE && c !== BACKSLASH && c >= 0x20) j++;
+          if (j < n && c === QUOTE && this.keyLen === 0) {
+            // The common case, a whole unescaped key in this chunk: match it where it lies, no copy.
+            this.valueNode = (this.frameNodes[this.depth - 1] as PathNode).childByRawKey(buf, i, j);
+            this.state = KEY_DONE;
+            i = j + 1;
+            break;
           }
+          for (; i < j; i++) this.pushKeyByte(buf[i] as number);
+          if (i === n) break;
+          i++;
+          if (c === QUOTE) this.endKey();
+          else if (c === BACKSLASH) {
+            this.pushKeyByte(c);
+            this.keyEscaped = true;
+            this.escapeReturn = KEY;
+            this.state = ESCAPE;
+          } else return this.fail(); // RFC 8259 §7: control characters must be escaped
           break;
+        }
         case KEY_DONE:
           if (isWhitespace(c)) i++;
           else if (c === NAME_SEPARATOR) {
@@ -300,6 +308,7 @@ class Sniffer implements JsonSniffer {
               break;
             }
             if (c === BACKSLASH) {
+              this.stringEscaped = true;
               this.escapeReturn = STRING;
               this.state = ESCAPE;
               break;
@@ -354,7 +363,10 @@ class Sniffer implements JsonSniffer {
       // A top-level array's elements are roots (Gemini's non-SSE stream); no path goes through any other array.
       if (this.depth === 0) this.openTracked(CLOSE_ARRAY, this.root, ARRAY_FIRST);
       else this.openSkipped(CLOSE_ARRAY);
-    } else if (c === QUOTE) this.state = STRING;
+    } else if (c === QUOTE) {
+      this.stringEscaped = false;
+      this.state = STRING;
+    }
     else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       this.numberPhase = c === 0x2d ? N_MINUS : c === 0x30 ? N_ZERO : N_INT;
       this.state = NUMBER;
@@ -366,9 +378,10 @@ class Sniffer implements JsonSniffer {
   }
 
   private openTracked(close: number, node: PathNode, state: number): void {
+    if (this.depth === MAX_JSON_DEPTH) return this.fail(); // only for a capture path of over 1000 keys
     this.brackets[this.depth] = close;
     this.frameNodes[this.depth] = node;
-    this.tracked = ++this.depth; // never near MAX_JSON_DEPTH: paths are a few keys long
+    this.tracked = ++this.depth;
     this.state = state;
   }
 
@@ -427,61 +440,70 @@ class Sniffer implements JsonSniffer {
     this.keyLen++;
   }
 
-  /** The key's closing quote was just pushed: decide what its value is, path-wise. */
+  /** The key (in keyBuf) has ended: decide what its value is, path-wise. */
   private endKey(): void {
-    const len = this.keyLen - 1;
+    const len = this.keyLen;
     const node = this.frameNodes[this.depth - 1] as PathNode;
     if (len >= this.keyBuf.length) this.valueNode = null; // too long to be any configured key, even escaped
-    else if (!this.keyEscaped) this.valueNode = node.childByRawKey(this.keyBuf, len);
+    else if (!this.keyEscaped) this.valueNode = node.childByRawKey(this.keyBuf, 0, len);
     else this.valueNode = node.childByEscapedKey(this.keyBuf.toString('utf8', 0, len));
     this.state = KEY_DONE;
   }
 
   /**
-   * Inside containers below every path only strings and brackets matter, so jump between them with memchr
-   * (Buffer#indexOf) instead of a per-byte loop: an embedding's 1536 floats are one jump to its ']'.
-   * Returns the chunk position reached; leaves SKIP when the outermost skipped container closes.
+   * Inside containers below every path only strings and brackets matter. Dense content (logprobs, content
+   * parts) is walked byte by byte; past WALK_BYTES without one, jump with memchr (Buffer#indexOf) instead:
+   * an embedding's 1536 floats or a 10 kB base64 string is one jump. Returns the chunk position reached;
+   * leaves SKIP when the outermost skipped container closes.
    */
   private skip(buf: Buffer, i: number, n: number): number {
     const brackets = this.brackets;
-    const tracked = this.tracked;
     let depth = this.depth;
-    let nextQuote = this.nextQuote;
-    for (;;) {
-      if (this.skipInString) {
+    let inString = this.skipInString;
+    while (i < n) {
+      let c = 0;
+      if (inString) {
         if (this.skipEscaped) {
-          if (i === n) break;
-          i++;
           this.skipEscaped = false;
+          i++;
+          continue;
         }
-        if (nextQuote < i) nextQuote = indexOrEnd(buf, QUOTE, i, n);
-        // A quote ends the string unless an odd run of backslashes (counted back to i) escapes it.
-        let k = nextQuote;
+        // Only quotes can end a string, so look for the next one: walk a short way in a string that has been
+        // short so far, else memchr. It ends the string unless an odd run of backslashes before it escapes it.
+        const stop = this.skipLongString ? i : Math.min(n, i + WALK_BYTES);
+        let q = i;
+        while (q < stop && buf[q] !== QUOTE) q++;
+        if (q === stop && q < n) {
+          if (this.nextQuote < q) this.nextQuote = indexOrEnd(buf, QUOTE, q, n);
+          q = this.nextQuote;
+          this.skipLongString = true;
+        }
+        let k = q;
         while (k > i && buf[k - 1] === BACKSLASH) k--;
-        const escaped = ((nextQuote - k) & 1) === 1;
-        if (nextQuote === n) {
-          this.skipEscaped = escaped; // a '\' ending the chunk escapes the next chunk's first byte
+        const escaped = ((q - k) & 1) === 1;
+        if (q === n) {
+          this.skipEscaped = escaped; // a backslash ended the chunk: it escapes the next chunk's first byte
           i = n;
           break;
         }
-        i = nextQuote + 1;
-        if (!escaped) this.skipInString = false;
+        i = q + 1;
+        if (!escaped) inString = false;
         continue;
       }
-      if (nextQuote < i) nextQuote = indexOrEnd(buf, QUOTE, i, n);
-      if (this.nextOpenArray < i) this.nextOpenArray = indexOrEnd(buf, OPEN_ARRAY, i, n);
-      if (this.nextCloseArray < i) this.nextCloseArray = indexOrEnd(buf, CLOSE_ARRAY, i, n);
-      if (this.nextOpenObject < i) this.nextOpenObject = indexOrEnd(buf, OPEN_OBJECT, i, n);
-      if (this.nextCloseObject < i) this.nextCloseObject = indexOrEnd(buf, CLOSE_OBJECT, i, n);
-      const p = Math.min(nextQuote, this.nextOpenArray, this.nextCloseArray, this.nextOpenObject, this.nextCloseObject);
-      if (p === n) {
-        i = n;
-        break;
+      const stop = Math.min(n, i + WALK_BYTES);
+      // (c | 0x20) maps '[' to '{' and ']' to '}', and nothing else to either.
+      while (i < stop && (c = buf[i] as number) !== QUOTE && (c | 0x20) !== OPEN_OBJECT && (c | 0x20) !== CLOSE_OBJECT) i++;
+      if (i === stop) {
+        if (i === n) break;
+        i = this.nextStructural(buf, i, n);
+        if (i === n) break;
+        c = buf[i] as number;
       }
-      const c = buf[p] as number;
-      i = p + 1;
-      if (c === QUOTE) this.skipInString = true;
-      else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      i++;
+      if (c === QUOTE) {
+        inString = true;
+        this.skipLongString = false;
+      } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
         if (depth === MAX_JSON_DEPTH) {
           this.fail();
           return n;
@@ -490,16 +512,26 @@ class Sniffer implements JsonSniffer {
       } else if (c !== brackets[depth - 1]) {
         this.fail();
         return n;
-      } else if (--depth === tracked) {
+      } else if (--depth === this.tracked) {
         this.depth = depth;
-        this.nextQuote = nextQuote;
+        this.skipInString = false;
         this.valueDone(this.base + i, true);
         return i;
       }
     }
     this.depth = depth;
-    this.nextQuote = nextQuote;
+    this.skipInString = inString;
     return i;
+  }
+
+  /** Position of the next quote or bracket at or after i (n if none): memchr for each, remembered per chunk. */
+  private nextStructural(buf: Buffer, i: number, n: number): number {
+    if (this.nextQuote < i) this.nextQuote = indexOrEnd(buf, QUOTE, i, n);
+    if (this.nextOpenArray < i) this.nextOpenArray = indexOrEnd(buf, OPEN_ARRAY, i, n);
+    if (this.nextCloseArray < i) this.nextCloseArray = indexOrEnd(buf, CLOSE_ARRAY, i, n);
+    if (this.nextOpenObject < i) this.nextOpenObject = indexOrEnd(buf, OPEN_OBJECT, i, n);
+    if (this.nextCloseObject < i) this.nextCloseObject = indexOrEnd(buf, CLOSE_OBJECT, i, n);
+    return Math.min(this.nextQuote, this.nextOpenArray, this.nextCloseArray, this.nextOpenObject, this.nextCloseObject);
   }
 
   private beginCapture(path: string, start: number): void {
@@ -527,10 +559,19 @@ class Sniffer implements JsonSniffer {
     }
     if (this.capDead === this.capCount) this.capBufLen = 0;
     let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      return this.fail(); // a captured value that is not JSON (only structure was checked inside it)
+    const first = text.charCodeAt(0);
+    // Scalars were validated byte by byte on the way in: skip JSON.parse for the common ones (a third of an
+    // SSE event's cost). Containers were only checked structurally, so JSON.parse is their grammar check.
+    if (first === QUOTE && !this.stringEscaped) value = text.slice(1, -1);
+    else if (first === 0x6e) value = null;
+    else if (first === 0x74 || first === 0x66) value = first === 0x74;
+    else if (first === 0x2d || (first >= 0x30 && first <= 0x39)) value = Number(text); // same double as JSON.parse
+    else {
+      try {
+        value = JSON.parse(text);
+      } catch {
+        return this.fail(); // a captured value that is not JSON
+      }
     }
     this.onValue(this.capPaths[k] as string, value);
   }
