@@ -34,8 +34,8 @@ const CI = { requests: 5_000, concurrency: 100, timeLimitS: 60, sampleMs: 100, m
 // third must stay within the first third's peak; an exact leak check follows the load (SETTLE_SLACK).
 const COUNT_BOUND = { of: 'max', ratio: 0.1, plus: 0 } as const;
 const THREAD_BOUND = { of: 'max', ratio: 0, plus: 0 } as const;
-// The load's first tenth warms the JIT, the heap and both connection pools: sampled and reported,
-// not judged; the thirds are taken over the rest.
+// The load's first tenth (of its requests, or of the time limit if that comes first) warms the JIT,
+// the heap and both connection pools: sampled and reported, not judged; the thirds are of the rest.
 const WARMUP_SHARE = 0.1;
 const IDLE_MS = 1_000; // samples of the idle proxy before the load: the baseline
 const PROGRESS_EVERY_MS = 10_000;
@@ -162,11 +162,20 @@ async function main(): Promise<number> {
     );
     let phase: Phase = 'idle';
     let loadDone = (): number => 0;
-    const warmup = Math.floor(opts.requests * WARMUP_SHARE);
-    sampler = startSampler(running.pid, opts.sampleMs, () => running.latestProbe(), () => (phase === 'load' && loadDone() < warmup ? 'warmup' : phase));
+    let loadStart = 0;
+    let warmedAfter = 0;
+    const warmupRequests = Math.floor(opts.requests * WARMUP_SHARE);
+    const warmupMs = opts.timeLimitS * 1000 * WARMUP_SHARE;
+    const phaseNow = (): Phase => {
+      if (phase !== 'load' || loadDone() >= warmupRequests || performance.now() - loadStart >= warmupMs) return phase;
+      warmedAfter = loadDone();
+      return 'warmup';
+    };
+    sampler = startSampler(running.pid, opts.sampleMs, () => running.latestProbe(), phaseNow);
     const idle = await idleSample(sampler, opts.sampleMs);
 
     phase = 'load';
+    loadStart = performance.now();
     const load = startLoad({
       origin: running.origin,
       requests: opts.requests,
@@ -227,7 +236,7 @@ async function main(): Promise<number> {
         levelsOff('threads', load_, (s) => s.threads, THREAD_BOUND, 'count'),
       ],
       samples: load_.length,
-      warmup: { requests: warmup, samples: sampler.samples.filter((s) => s.phase === 'warmup') },
+      warmup: { requests: warmedAfter, samples: sampler.samples.filter((s) => s.phase === 'warmup') },
       exitCode,
       stderr: running.stderr(),
       otherLines: running.otherLines,

@@ -75,7 +75,7 @@ export function printReport(f: SoakFigures, checks: readonly Check[]): boolean {
 
   const warm = f.warmup.samples.at(-1);
   lines.push('', `proxy process during the load after warm-up (${f.samples} samples every ${f.opts.sampleMs} ms; medians)`);
-  lines.push(row(`warm-up: the first ${f.warmup.requests} requests`, warm === undefined ? '(no sample)' : `${f.warmup.samples.length} samples; at its end RSS ${mib(warm.rssBytes)}, ${warm.fds} fds, ${warm.handles ?? '?'} handles`));
+  lines.push(row(`warm-up (not judged): ~${f.warmup.requests} requests`, warm === undefined ? '(no sample)' : `${f.warmup.samples.length} samples; at its end RSS ${mib(warm.rssBytes)}, ${warm.fds} fds, ${warm.handles ?? '?'} handles`));
   lines.push(`  ${'series'.padEnd(22)} ${'first third'.padStart(12)} ${'last third'.padStart(12)} ${'max'.padStart(12)} ${'limit'.padStart(12)}`);
   for (const l of f.levels) {
     lines.push(`  ${l.name.padEnd(22)} ${num(l.firstThird, l.unit).padStart(12)} ${num(l.lastThird, l.unit).padStart(12)} ${num(l.max, l.unit).padStart(12)} ${num(l.limit, l.unit).padStart(12)}  ${l.ok ? 'ok' : 'FAIL'}`);
