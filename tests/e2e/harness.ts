@@ -232,3 +232,121 @@ export function headerValues(raw: readonly string[], name: string): string[] {
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** One request as a raw upstream read it: the head as sent, the body by its Content-Length. */
+export interface RawUpstreamRequest {
+  readonly method: string;
+  readonly url: string;
+  /** The request head, request line included, without the blank line. */
+  readonly head: string;
+  readonly body: Buffer;
+  /** 1 for the first TCP connection the raw upstream accepted, and so on. */
+  readonly connection: number;
+  /** 1 for the first request on its connection: above 1 means the socket was reused. */
+  readonly indexOnConnection: number;
+}
+
+export type RawUpstreamHandler = (socket: net.Socket, request: RawUpstreamRequest) => void;
+
+export interface RawUpstream {
+  readonly port: number;
+  readonly origin: string;
+  readonly requests: RawUpstreamRequest[];
+  /** Every accepted socket, in order (index 0 is connection 1). */
+  readonly sockets: net.Socket[];
+  handler: RawUpstreamHandler;
+  close(): Promise<void>;
+}
+
+/**
+ * An upstream that speaks raw bytes, for responses node:http will not produce (malformed heads,
+ * resets at chosen points, lying Content-Length). It reads request heads and Content-Length
+ * bodies (not chunked ones) and hands each request with its socket to the handler, which writes
+ * whatever it likes. Sockets stay open until the handler or the proxy closes them.
+ */
+export async function startRawUpstream(handler: RawUpstreamHandler): Promise<RawUpstream> {
+  const requests: RawUpstreamRequest[] = [];
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    const connection = sockets.length;
+    let indexOnConnection = 0;
+    let buffered = Buffer.alloc(0);
+    socket.on('error', () => {});
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      for (;;) {
+        const headEnd = buffered.indexOf('\r\n\r\n');
+        if (headEnd < 0) return;
+        const head = buffered.subarray(0, headEnd).toString('latin1');
+        const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+        if (buffered.length < headEnd + 4 + length) return;
+        const body = buffered.subarray(headEnd + 4, headEnd + 4 + length);
+        buffered = buffered.subarray(headEnd + 4 + length);
+        const [method = '', url = ''] = (head.split('\r\n', 1)[0] ?? '').split(' ');
+        const request: RawUpstreamRequest = { method, url, head, body, connection, indexOnConnection: ++indexOnConnection };
+        requests.push(request);
+        upstream.handler(socket, request);
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  const upstream: RawUpstream = {
+    port,
+    origin: `http://127.0.0.1:${port}`,
+    requests,
+    sockets,
+    handler,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  return upstream;
+}
+
+/** Peak resident memory of a process so far, in MiB, from its own accounting (Linux /proc). */
+export function peakRssMib(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (match?.[1] === undefined) throw new Error(`no VmHWM in /proc/${pid}/status`);
+  return Number(match[1]) / 1024;
+}
+
+/** Polls until check() is true, or throws with `what` after timeoutMs. */
+export async function waitUntil(check: () => boolean, what: string, timeoutMs = 3_000, stepMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await delay(stepMs);
+  }
+}
+
+export interface ResponseEnding {
+  readonly status: number;
+  /** 'end': the response ended cleanly; 'error': the connection was cut first. */
+  readonly ending: 'end' | 'error';
+  readonly body: Buffer;
+}
+
+/** One request on its own connection; resolves with how its response ended instead of rejecting on a cut. */
+export function responseEnding(
+  origin: string,
+  options: { method?: string; path: string; headers?: Record<string, string>; body?: Buffer | string },
+): Promise<ResponseEnding> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(origin);
+    const req = http.request({ host: url.hostname, port: url.port, method: options.method ?? 'GET', path: options.path, headers: options.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      const done = (ending: 'end' | 'error'): void => resolve({ status: res.statusCode ?? 0, ending, body: Buffer.concat(chunks) });
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => done('end'));
+      res.on('error', () => done('error'));
+      // A cut response may emit neither; 'close' without 'end' is a cut too.
+      res.on('close', () => done('error'));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
