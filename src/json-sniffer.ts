@@ -6,7 +6,9 @@
  * brackets) below them; input is zero or more JSON values (a body, NDJSON lines, concatenated JSON).
  */
 import { Buffer } from 'node:buffer';
+import { CaptureStack } from './json-capture.ts';
 import { type PathNode, buildPathTree } from './json-key-paths.ts';
+import { ContainerSkipper } from './json-skip.ts';
 
 export interface JsonSnifferOptions {
   /** Dotted key paths, relative to a document root, whose values are captured, e.g. "usage", "message.usage", "model". */
@@ -71,9 +73,6 @@ const LITERAL = 16;
 const SKIP = 17; // inside a container below every path: only strings and brackets matter
 const FAILED = 18;
 
-/** Bytes walked one by one before skipping switches to memchr jumps: about what one Buffer#indexOf call costs. */
-const WALK_BYTES = 32;
-
 // Number phases (RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?).
 const N_MINUS = 0;
 const N_ZERO = 1;
@@ -101,56 +100,36 @@ function isCompleteNumber(phase: number): boolean {
 class Sniffer implements JsonSniffer {
   private readonly root: PathNode;
   private readonly onValue: (path: string, value: unknown) => void;
-  private readonly maxValueBytes: number;
-  private readonly brackets = new Uint8Array(MAX_JSON_DEPTH); // the closing byte each open container wants
-  private readonly frameNodes: PathNode[] = []; // path node of each tracked container, by depth
+  private readonly closers: number[] = []; // the closing byte each open tracked container wants, by depth
+  private readonly frameNodes: PathNode[] = []; // path node of each open tracked container, by depth
   private readonly keyBuf: Buffer; // raw bytes of the current key, as long as it could still match a path
+  private readonly skipper = new ContainerSkipper(MAX_JSON_DEPTH);
+  private readonly captures: CaptureStack;
 
   private state = START;
   private result: SniffEnd | null = null; // set by end()
   private seenValue = false;
-  private depth = 0; // open containers
-  private tracked = 0; // the outermost `tracked` containers are parsed in full; deeper ones are skipped
+  // Open containers parsed in full: those where a path can match. Deeper ones are left to the skipper.
+  private depth = 0;
   private valueNode: PathNode | null = null; // what the value about to start is, path-wise
   private keyLen = 0;
   private keyEscaped = false;
   private escapeReturn = STRING;
   private hexLeft = 0;
-  private stringEscaped = false; // the current tracked string value holds an escape
+  private stringEscaped = false; // the current string value holds an escape
   private numberPhase = N_MINUS;
   private literal = TRUE;
   private literalPos = 0;
-  private skipInString = false;
-  private skipEscaped = false; // the next byte of a skipped string is escaped (a '\' ended the last chunk)
-  private skipLongString = false; // the skipped string has run past WALK_BYTES without a quote: jump, don't walk
-
   // The current chunk and where it starts in the input; captures are kept as absolute input offsets.
   private chunk: Buffer = EMPTY;
   private base = 0;
-  // Next position in the chunk of each byte SKIP looks for (valid while ≥ the scan position; chunk length = none).
-  private nextQuote = -1;
-  private nextOpenArray = -1;
-  private nextCloseArray = -1;
-  private nextOpenObject = -1;
-  private nextCloseObject = -1;
-
-  // Captures in progress, outermost first. Those below `capDead` were abandoned for size.
-  private readonly capPaths: string[] = [];
-  private readonly capStarts: number[] = [];
-  private readonly capDepths: number[] = [];
-  private capCount = 0;
-  private capDead = 0;
-  // Bytes of live captures that began in earlier chunks: input [capBufStart, capBufStart + capBufLen).
-  private capBuf: Buffer | null = null;
-  private capBufStart = 0;
-  private capBufLen = 0;
 
   constructor(options: JsonSnifferOptions) {
     const tree = buildPathTree(options.capture);
     this.root = tree.root;
     this.keyBuf = Buffer.alloc(tree.maxRawKeyBytes + 1); // one more: a key that fills it is too long
     this.onValue = options.onValue;
-    this.maxValueBytes = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    this.captures = new CaptureStack(options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
   }
 
   get failed(): boolean {
@@ -162,29 +141,19 @@ class Sniffer implements JsonSniffer {
     this.result = null;
     this.seenValue = false;
     this.depth = 0;
-    this.tracked = 0;
-    this.skipInString = false;
-    this.skipEscaped = false;
     this.base = 0;
-    this.capCount = 0;
-    this.capDead = 0;
-    this.capBuf = null;
-    this.capBufLen = 0;
+    this.captures.clear();
   }
 
   feed(chunk: Uint8Array): void {
     const n = chunk.length;
     if (this.state === FAILED || this.result !== null || n === 0) return;
-    // Buffer#indexOf is memchr; Uint8Array#indexOf is a plain loop, 3-5x slower. Proxied chunks are Buffers already.
+    // The skipper needs Buffer#indexOf (memchr); proxied chunks are Buffers already, others get a view.
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, n);
     this.chunk = buf;
-    this.nextQuote = this.nextOpenArray = this.nextCloseArray = this.nextOpenObject = this.nextCloseObject = -1;
+    this.skipper.newChunk();
     this.scan(buf, n);
-    if (this.state !== FAILED && this.capDead < this.capCount) {
-      // Keep what live captures need of this chunk (never more than maxValueBytes in all).
-      this.dropCapturesLongerThan(this.base + n);
-      if (this.capDead < this.capCount) this.appendToCapBuf(this.base + n);
-    }
+    if (this.state !== FAILED) this.captures.endOfChunk(buf, this.base);
     this.base += n;
     this.chunk = EMPTY; // hold no reference to the caller's chunk
   }
@@ -192,7 +161,7 @@ class Sniffer implements JsonSniffer {
   end(): SniffEnd {
     if (this.result === null) {
       this.result = this.finalResult();
-      this.capBuf = null;
+      this.captures.clear();
     }
     return this.result;
   }
@@ -214,8 +183,7 @@ class Sniffer implements JsonSniffer {
 
   private fail(): void {
     this.state = FAILED;
-    this.capCount = this.capDead = 0;
-    this.capBuf = null;
+    this.captures.clear();
   }
 
   private scan(buf: Buffer, n: number): void {
@@ -224,7 +192,9 @@ class Sniffer implements JsonSniffer {
       let c = buf[i] as number;
       switch (this.state) {
         case SKIP:
-          i = this.skip(buf, i, n);
+          i = this.skipper.skip(buf, i, n);
+          if (i < 0) return this.fail();
+          if (this.skipper.depth === 0) this.valueDone(this.base + i, true);
           break;
         case START: // the byte is read again as TOP unless it begins a BOM
           if (c === 0xef) i++;
@@ -292,12 +262,12 @@ class Sniffer implements JsonSniffer {
           if (isWhitespace(c)) i++;
           else if (c === COMMA) {
             i++;
-            if (this.brackets[this.depth - 1] === CLOSE_OBJECT) this.state = OBJECT_KEY;
+            if (this.closers[this.depth - 1] === CLOSE_OBJECT) this.state = OBJECT_KEY;
             else {
               this.valueNode = this.root; // the only tracked array is the top-level one
               this.state = VALUE;
             }
-          } else if (c === this.brackets[this.depth - 1]) this.closeTracked(++i);
+          } else if (c === this.closers[this.depth - 1]) this.closeTracked(++i);
           else return this.fail();
           break;
         case STRING:
@@ -355,14 +325,14 @@ class Sniffer implements JsonSniffer {
 
   /** The first byte `c`, at chunk position i, of a value at a tracked level whose path node is `node`. */
   private startValue(c: number, i: number, node: PathNode | null): void {
-    if (node !== null && node.capture !== null) this.beginCapture(node.capture, this.base + i);
+    if (node !== null && node.capture !== null) this.captures.begin(node.capture, this.base + i, this.depth);
     if (c === OPEN_OBJECT) {
       if (node !== null && node.children.length > 0) this.openTracked(CLOSE_OBJECT, node, OBJECT_FIRST);
-      else this.openSkipped(CLOSE_OBJECT);
+      else this.openSkipped(c);
     } else if (c === OPEN_ARRAY) {
       // A top-level array's elements are roots (Gemini's non-SSE stream); no path goes through any other array.
       if (this.depth === 0) this.openTracked(CLOSE_ARRAY, this.root, ARRAY_FIRST);
-      else this.openSkipped(CLOSE_ARRAY);
+      else this.openSkipped(c);
     } else if (c === QUOTE) {
       this.stringEscaped = false;
       this.state = STRING;
@@ -379,29 +349,25 @@ class Sniffer implements JsonSniffer {
 
   private openTracked(close: number, node: PathNode, state: number): void {
     if (this.depth === MAX_JSON_DEPTH) return this.fail(); // only for a capture path of over 1000 keys
-    this.brackets[this.depth] = close;
-    this.frameNodes[this.depth] = node;
-    this.tracked = ++this.depth;
+    this.closers[this.depth] = close;
+    this.frameNodes[this.depth++] = node;
     this.state = state;
   }
 
-  private openSkipped(close: number): void {
-    if (this.depth === MAX_JSON_DEPTH) return this.fail();
-    this.brackets[this.depth++] = close;
-    this.skipInString = false;
-    this.skipEscaped = false;
+  private openSkipped(open: number): void {
+    if (!this.skipper.begin(open, MAX_JSON_DEPTH - this.depth)) return this.fail();
     this.state = SKIP;
   }
 
   /** The closing bracket of a tracked container ended just before chunk position `i`. */
   private closeTracked(i: number): void {
-    this.tracked = --this.depth;
+    this.depth--;
     this.valueDone(this.base + i, true);
   }
 
   /** A value at the tracked level `depth` ended before input offset `end`. */
   private valueDone(end: number, selfDelimited: boolean): void {
-    if (this.capCount > 0 && this.capDepths[this.capCount - 1] === this.depth) {
+    if (this.captures.innermostDepth === this.depth) {
       this.completeCapture(end);
       if (this.state === FAILED) return;
     }
@@ -450,114 +416,11 @@ class Sniffer implements JsonSniffer {
     this.state = KEY_DONE;
   }
 
-  /**
-   * Inside containers below every path only strings and brackets matter. Dense content (logprobs, content
-   * parts) is walked byte by byte; past WALK_BYTES without one, jump with memchr (Buffer#indexOf) instead:
-   * an embedding's 1536 floats or a 10 kB base64 string is one jump. Returns the chunk position reached;
-   * leaves SKIP when the outermost skipped container closes.
-   */
-  private skip(buf: Buffer, i: number, n: number): number {
-    const brackets = this.brackets;
-    let depth = this.depth;
-    let inString = this.skipInString;
-    while (i < n) {
-      let c = 0;
-      if (inString) {
-        if (this.skipEscaped) {
-          this.skipEscaped = false;
-          i++;
-          continue;
-        }
-        // Only quotes can end a string, so look for the next one: walk a short way in a string that has been
-        // short so far, else memchr. It ends the string unless an odd run of backslashes before it escapes it.
-        const stop = this.skipLongString ? i : Math.min(n, i + WALK_BYTES);
-        let q = i;
-        while (q < stop && buf[q] !== QUOTE) q++;
-        if (q === stop && q < n) {
-          if (this.nextQuote < q) this.nextQuote = indexOrEnd(buf, QUOTE, q, n);
-          q = this.nextQuote;
-          this.skipLongString = true;
-        }
-        let k = q;
-        while (k > i && buf[k - 1] === BACKSLASH) k--;
-        const escaped = ((q - k) & 1) === 1;
-        if (q === n) {
-          this.skipEscaped = escaped; // a backslash ended the chunk: it escapes the next chunk's first byte
-          i = n;
-          break;
-        }
-        i = q + 1;
-        if (!escaped) inString = false;
-        continue;
-      }
-      const stop = Math.min(n, i + WALK_BYTES);
-      // (c | 0x20) maps '[' to '{' and ']' to '}', and nothing else to either.
-      while (i < stop && (c = buf[i] as number) !== QUOTE && (c | 0x20) !== OPEN_OBJECT && (c | 0x20) !== CLOSE_OBJECT) i++;
-      if (i === stop) {
-        if (i === n) break;
-        i = this.nextStructural(buf, i, n);
-        if (i === n) break;
-        c = buf[i] as number;
-      }
-      i++;
-      if (c === QUOTE) {
-        inString = true;
-        this.skipLongString = false;
-      } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-        if (depth === MAX_JSON_DEPTH) {
-          this.fail();
-          return n;
-        }
-        brackets[depth++] = c + 2; // '[' + 2 is ']', '{' + 2 is '}'
-      } else if (c !== brackets[depth - 1]) {
-        this.fail();
-        return n;
-      } else if (--depth === this.tracked) {
-        this.depth = depth;
-        this.skipInString = false;
-        this.valueDone(this.base + i, true);
-        return i;
-      }
-    }
-    this.depth = depth;
-    this.skipInString = inString;
-    return i;
-  }
-
-  /** Position of the next quote or bracket at or after i (n if none): memchr for each, remembered per chunk. */
-  private nextStructural(buf: Buffer, i: number, n: number): number {
-    if (this.nextQuote < i) this.nextQuote = indexOrEnd(buf, QUOTE, i, n);
-    if (this.nextOpenArray < i) this.nextOpenArray = indexOrEnd(buf, OPEN_ARRAY, i, n);
-    if (this.nextCloseArray < i) this.nextCloseArray = indexOrEnd(buf, CLOSE_ARRAY, i, n);
-    if (this.nextOpenObject < i) this.nextOpenObject = indexOrEnd(buf, OPEN_OBJECT, i, n);
-    if (this.nextCloseObject < i) this.nextCloseObject = indexOrEnd(buf, CLOSE_OBJECT, i, n);
-    return Math.min(this.nextQuote, this.nextOpenArray, this.nextCloseArray, this.nextOpenObject, this.nextCloseObject);
-  }
-
-  private beginCapture(path: string, start: number): void {
-    const k = this.capCount++;
-    this.capPaths[k] = path;
-    this.capStarts[k] = start;
-    this.capDepths[k] = this.depth;
-  }
-
-  /** The innermost capture's value ended before input offset `end`: report it unless it was abandoned. */
+  /** The innermost capture's value ended before input offset `end`: report it unless it was abandoned for size. */
   private completeCapture(end: number): void {
-    const k = this.capCount - 1;
-    this.dropCapturesLongerThan(end);
-    const live = k >= this.capDead;
-    this.capCount = k;
-    if (this.capDead > k) this.capDead = k;
-    if (!live) return;
-    const start = this.capStarts[k] as number;
-    let text: string;
-    if (start >= this.base) text = this.chunk.toString('utf8', start - this.base, end - this.base);
-    else {
-      this.appendToCapBuf(end);
-      const buf = this.capBuf as Buffer;
-      text = buf.toString('utf8', start - this.capBufStart, end - this.capBufStart);
-    }
-    if (this.capDead === this.capCount) this.capBufLen = 0;
+    const path = this.captures.innermostPath;
+    const text = this.captures.complete(end, this.chunk, this.base);
+    if (text === null) return;
     let value: unknown;
     const first = text.charCodeAt(0);
     // Scalars were validated byte by byte on the way in: skip JSON.parse for the common ones (a third of an
@@ -573,39 +436,6 @@ class Sniffer implements JsonSniffer {
         return this.fail(); // a captured value that is not JSON
       }
     }
-    this.onValue(this.capPaths[k] as string, value);
+    this.onValue(path, value);
   }
-
-  /** Abandon the captures that would be longer than maxValueBytes at input offset `end` (outermost first). */
-  private dropCapturesLongerThan(end: number): void {
-    while (this.capDead < this.capCount && end - (this.capStarts[this.capDead] as number) > this.maxValueBytes) this.capDead++;
-    if (this.capBufLen === 0) return;
-    const keepFrom = this.capDead < this.capCount ? (this.capStarts[this.capDead] as number) : Infinity;
-    const drop = Math.min(keepFrom - this.capBufStart, this.capBufLen);
-    if (drop <= 0) return;
-    (this.capBuf as Buffer).copyWithin(0, drop, this.capBufLen);
-    this.capBufLen -= drop;
-    this.capBufStart += drop;
-  }
-
-  /** Extend the capture buffer with the current chunk's bytes up to input offset `end`. */
-  private appendToCapBuf(end: number): void {
-    const from = this.capBufLen > 0 ? this.capBufStart + this.capBufLen : (this.capStarts[this.capDead] as number);
-    if (end <= from) return;
-    if (this.capBufLen === 0) this.capBufStart = from;
-    const need = this.capBufLen + (end - from);
-    let buf = this.capBuf;
-    if (buf === null || buf.length < need) {
-      const grown = Buffer.allocUnsafe(Math.min(Math.max(need, 1024, 2 * (buf?.length ?? 0)), Math.max(need, this.maxValueBytes)));
-      if (buf !== null) buf.copy(grown, 0, 0, this.capBufLen);
-      buf = this.capBuf = grown;
-    }
-    this.chunk.copy(buf, this.capBufLen, from - this.base, end - this.base);
-    this.capBufLen = need;
-  }
-}
-
-function indexOrEnd(buf: Buffer, byte: number, from: number, n: number): number {
-  const p = buf.indexOf(byte, from);
-  return p < 0 ? n : p;
 }

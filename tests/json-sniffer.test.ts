@@ -286,7 +286,12 @@ describe('end()', () => {
     sniffer.reset();
     sniffer.feed(Buffer.from('{"usage":{"b":2}}'));
     assert.equal(sniffer.end(), 'ok');
-    assert.deepStrictEqual(reports, [['usage', { b: 2 }]]);
+    sniffer.reset();
+    sniffer.feed(Buffer.from('{"data":["ab\\')); // stopped just after a backslash in a skipped string
+    sniffer.reset();
+    sniffer.feed(Buffer.from('{"data":["",[]],"usage":3}'));
+    assert.equal(sniffer.end(), 'ok');
+    assert.deepStrictEqual(reports, [['usage', { b: 2 }], ['usage', 3]]);
     sniffer.reset();
     assert.equal(sniffer.end(), 'empty');
   });

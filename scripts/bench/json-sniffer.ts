@@ -1,7 +1,8 @@
 /**
- * Throughput of the JSON sniffer (src/json-sniffer.ts) on response bodies of four shapes, fed in 64 KiB
- * chunks with the usage capture paths (SPEC §4): OpenAI embeddings (float and base64), a chat completion
- * whose content is one huge string full of escapes, and an Ollama NDJSON stream of small lines.
+ * Throughput of the JSON sniffer (src/json-sniffer.ts) with the usage capture paths (SPEC §4) on response
+ * bodies fed in 64 KiB chunks: OpenAI embeddings (float and base64; the speed targets are judged on these),
+ * a chat completion whose content is one huge string full of escapes, one with logprobs (dense structure
+ * below the paths), an Ollama NDJSON stream, and SSE-sized documents sniffed one at a time with reset().
  * Run: node --import tsx scripts/bench/json-sniffer.ts [sizeMB=100]
  */
 import { Buffer } from 'node:buffer';
@@ -17,6 +18,7 @@ export interface JsonSnifferBenchResult {
   readonly mbPerSec: number; // best of RUNS, 1 MB = 1e6 bytes
   readonly bytes: number;
   readonly values: number; // captured values reported per run
+  readonly fed: string; // how the input was fed
 }
 
 /** A deterministic pseudo-random source (LCG) so every run scans the same bytes. */
@@ -93,6 +95,59 @@ export function ollamaNdjsonBody(sizeMB: number): Buffer {
   return Buffer.from(lines.join(''));
 }
 
+/** A chat completion with logprobs: a small object and arrays per token, all below the capture paths. */
+export function logprobsBody(sizeMB: number): Buffer {
+  const tokens = ['Hello', ' world', ',', ' "quoted"', '\n', ' the'];
+  const items: string[] = [];
+  let bytes = 0;
+  for (let i = 0; bytes < sizeMB * 1e6; i++) {
+    const token = JSON.stringify(tokens[i % tokens.length]);
+    const item =
+      `{"token":${token},"logprob":-${((i % 1000) / 997).toFixed(6)},"bytes":[72,101,108],` +
+      `"top_logprobs":[{"token":"a","logprob":-1.5,"bytes":[97]},{"token":"b","logprob":-2.25,"bytes":null}]}`;
+    items.push(item);
+    bytes += item.length + 1;
+  }
+  return Buffer.from(
+    `{"id":"chatcmpl-abc","object":"chat.completion","model":"gpt-4o","choices":[{"index":0,` +
+      `"message":{"role":"assistant","content":"Hello world"},"logprobs":{"content":[${items.join(',')}]}}],` +
+      `"usage":{"prompt_tokens":12,"completion_tokens":${items.length},"total_tokens":${items.length + 12}}}`,
+  );
+}
+
+/** OpenAI chat.completion.chunk event data (about 190 bytes each), as the SSE parser hands them over. */
+export function chatChunkDocuments(sizeMB: number): Buffer[] {
+  const documents: Buffer[] = [];
+  let bytes = 0;
+  for (let i = 0; bytes < sizeMB * 1e6; i++) {
+    const document = Buffer.from(
+      `{"id":"chatcmpl-C4Hq${i % 100000}","object":"chat.completion.chunk","created":1755137921,"model":"gpt-4o-mini",` +
+        `"choices":[{"index":0,"delta":{"content":" token ${i % 77}"},"finish_reason":null}],"usage":null}`,
+    );
+    documents.push(document);
+    bytes += document.length;
+  }
+  return documents;
+}
+
+function measureDocuments(shape: string, documents: readonly Buffer[]): JsonSnifferBenchResult {
+  const bytes = documents.reduce((sum, document) => sum + document.length, 0);
+  let best = Infinity;
+  let values = 0;
+  for (let r = 0; r < RUNS; r++) {
+    values = 0;
+    const started = process.hrtime.bigint();
+    const sniffer = createJsonSniffer({ capture: USAGE_CAPTURE_PATHS, onValue: () => void values++ });
+    for (const document of documents) {
+      sniffer.reset();
+      sniffer.feed(document);
+      if (sniffer.end() !== 'ok') throw new Error(`bench document "${shape}" did not sniff as ok`);
+    }
+    best = Math.min(best, Number(process.hrtime.bigint() - started));
+  }
+  return { shape, mbPerSec: bytes / 1e6 / (best / 1e9), bytes, values, fed: `${documents.length} documents, one feed each` };
+}
+
 function measure(shape: string, body: Buffer): JsonSnifferBenchResult {
   const chunks: Buffer[] = [];
   for (let i = 0; i < body.length; i += CHUNK_BYTES) chunks.push(body.subarray(i, i + CHUNK_BYTES));
@@ -107,7 +162,7 @@ function measure(shape: string, body: Buffer): JsonSnifferBenchResult {
     best = Math.min(best, Number(process.hrtime.bigint() - started));
     if (end !== 'ok') throw new Error(`bench body "${shape}" sniffed as ${end}`);
   }
-  return { shape, mbPerSec: body.length / 1e6 / (best / 1e9), bytes: body.length, values };
+  return { shape, mbPerSec: body.length / 1e6 / (best / 1e9), bytes: body.length, values, fed: '64 KiB chunks' };
 }
 
 export function benchJsonSniffer(sizeMB: number): JsonSnifferBenchResult[] {
@@ -115,7 +170,9 @@ export function benchJsonSniffer(sizeMB: number): JsonSnifferBenchResult[] {
     measure('embeddings (float)', embeddingsBody(sizeMB, 'float')),
     measure('embeddings (base64)', embeddingsBody(sizeMB, 'base64')),
     measure('chat, long escaped content', longContentBody(sizeMB)),
+    measure('chat with logprobs (dense)', logprobsBody(sizeMB)),
     measure('ollama ndjson lines', ollamaNdjsonBody(sizeMB)),
+    measureDocuments('sse-sized documents, reset each', chatChunkDocuments(sizeMB)),
   ];
 }
 
@@ -124,7 +181,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   for (const result of benchJsonSniffer(sizeMB)) {
     console.log(
       `json-sniffer ${result.shape}: ${result.mbPerSec.toFixed(0)} MB/s ` +
-        `(${(result.bytes / 1e6).toFixed(1)} MB in 64 KiB chunks, ${result.values} values, best of ${RUNS})`,
+        `(${(result.bytes / 1e6).toFixed(1)} MB, ${result.fed}, ${result.values} values reported, best of ${RUNS})`,
     );
   }
 }
