@@ -125,7 +125,10 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const body = errorBody(error);
     const headers: string[] = ['Content-Type', 'application/json', 'Content-Length', String(body.length)];
     if (shutdown.draining) headers.push('Connection', 'close');
-    res.writeHead(error.status, headers);
+    // The reason phrase is given, not left to Node: after a writeHead that threw on an
+    // upstream's reason phrase with control bytes, res.statusMessage still holds it, and
+    // a second writeHead without one would throw again, uncaught (a crash).
+    res.writeHead(error.status, http.STATUS_CODES[error.status] ?? '', headers);
     res.end(body);
   }
 

@@ -39,6 +39,7 @@ const MALFORMED_HEADS: Record<string, string> = {
   'word-length': 'HTTP/1.1 200 OK\r\nContent-Length: abc\r\n\r\nok',
   'letters-in-status': 'HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\nok',
   'bare-lf-lines': 'HTTP/1.1 200 OK\nContent-Length: 2\n\nok',
+  'control-byte-in-reason': 'HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok',
   'no-status-line': 'ok\r\n',
   'header-block-of-100-kb': `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(100_000)}\r\nContent-Length: 2\r\n\r\nok`,
 };
