@@ -5,12 +5,13 @@
  */
 import type { Buffer } from 'node:buffer';
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
+// Bytes of RFC 8259 §2 (structural characters) and §7 (strings); the sniffer reads the same ones.
+export const QUOTE = 0x22;
+export const BACKSLASH = 0x5c;
+export const OPEN_ARRAY = 0x5b;
+export const CLOSE_ARRAY = 0x5d;
+export const OPEN_OBJECT = 0x7b;
+export const CLOSE_OBJECT = 0x7d;
 
 /** Bytes walked one at a time before jumping with Buffer#indexOf: about what one indexOf call costs. */
 const WALK_BYTES = 32;

@@ -8,7 +8,7 @@
 import { Buffer } from 'node:buffer';
 import { CaptureStack } from './json-capture.ts';
 import { type PathNode, buildPathTree } from './json-key-paths.ts';
-import { ContainerSkipper } from './json-skip.ts';
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, ContainerSkipper, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from './json-skip.ts';
 
 export interface JsonSnifferOptions {
   /** Dotted key paths, relative to a document root, whose values are captured, e.g. "usage", "message.usage", "model". */
@@ -38,13 +38,7 @@ export function createJsonSniffer(options: JsonSnifferOptions): JsonSniffer {
   return new Sniffer(options);
 }
 
-// Bytes of RFC 8259 §2 (structural characters), §7 (strings) and §3 (literals).
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
+// More bytes of RFC 8259 §2 (structural characters) and §3 (literals).
 const COMMA = 0x2c;
 const NAME_SEPARATOR = 0x3a; // ':'
 const TRUE = Buffer.from('true');
@@ -200,18 +194,15 @@ class Sniffer implements JsonSniffer {
           if (c === 0xef) i++;
           this.state = c === 0xef ? BOM_2 : TOP;
           break;
-        case TOP:
-          if (isWhitespace(c)) i++;
-          else this.startValue(c, i++, this.root);
-          break;
         case TOP_SEPARATOR:
           if (!isWhitespace(c)) return this.fail();
           this.state = TOP;
           i++;
           break;
+        case TOP:
         case VALUE:
           if (isWhitespace(c)) i++;
-          else this.startValue(c, i++, this.valueNode);
+          else this.startValue(c, i++, this.state === TOP ? this.root : this.valueNode);
           break;
         case ARRAY_FIRST:
           if (isWhitespace(c)) i++;
