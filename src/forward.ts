@@ -190,6 +190,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       upReq = outgoing;
       outgoing.on('response', onResponse);
       outgoing.on('error', (err) => onUpstreamError(outgoing, err));
+      outgoing.on('close', () => onUpstreamClose(outgoing));
       if (body !== null) {
         if (requestEnded) outgoing.end(body);
         else outgoing.write(body);
@@ -246,6 +247,16 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       } else {
         fail('upstream_error', proxyError('upstream_unreachable', describeUpstreamFailure(err)));
       }
+    }
+
+    // The upstream request closed with neither a response nor an error: Node does this
+    // when an upstream answers `101 Switching Protocols` unasked (it destroys the socket
+    // and emits nothing). Without this the client would wait forever (SPEC §8: a
+    // malformed head is answered 502).
+    function onUpstreamClose(outgoing: http.ClientRequest): void {
+      if (outgoing !== upReq || finished || upRes !== null || failure !== null || res.headersSent) return;
+      clearTimer();
+      fail('upstream_error', proxyError('upstream_invalid_response', 'the upstream closed the connection without a usable response'));
     }
 
     function fail(end: EndReason, error: ProxyError): void {

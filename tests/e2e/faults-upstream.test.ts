@@ -42,6 +42,8 @@ const MALFORMED_HEADS: Record<string, string> = {
   'control-byte-in-reason': 'HTTP/1.1 200 O\x01K\r\nContent-Length: 2\r\n\r\nok',
   'no-status-line': 'ok\r\n',
   'header-block-of-100-kb': `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(100_000)}\r\nContent-Length: 2\r\n\r\nok`,
+  // Node destroys the socket on an unasked 101 and reports nothing at all.
+  'unasked-101': 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\nraw bytes',
 };
 
 describe('upstream faults', () => {
