@@ -294,7 +294,10 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       }
       tap?.responseHead(status, incoming.rawHeaders);
       // Event-stream headers reach the client now, before the first event (SPEC §3).
-      res.flushHeaders();
+      // Not res.flushHeaders(): it writes the head as UTF-8, so header bytes 0x80-0xff
+      // (obs-text, which Node's parser hands over as latin1) would reach the client
+      // double-encoded. An empty latin1 write sends the head byte for byte.
+      res.write('', 'latin1');
 
       incoming.on('data', (chunk: Buffer) => {
         responseBytes += chunk.length;

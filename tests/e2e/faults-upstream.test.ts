@@ -8,7 +8,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
-  delay, request, responseEnding, startProxy, startRawUpstream, startUpstream, waitUntil,
+  delay, rawExchange, request, responseEnding, startProxy, startRawUpstream, startUpstream, waitUntil,
   type ProxyProcess, type RawUpstream, type RawUpstreamRequest, type TestUpstream,
 } from './harness.ts';
 
@@ -72,6 +72,8 @@ describe('upstream faults', () => {
         socket.end('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n');
       } else if (name === 'reset-after-response') {
         socket.write(okResponse('whole'), () => setTimeout(() => socket.resetAndDestroy(), 50));
+      } else if (name === 'obs-text') {
+        socket.write(Buffer.from('HTTP/1.1 200 \xe2\x82\xac\r\nX-Euro: \xe2\x82\xac\xff\r\nContent-Length: 2\r\n\r\nok', 'latin1'));
       } else if (name === 'extra-in-same-write') {
         socket.write(okResponse('hello') + 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled');
       } else if (name === 'extra-after-a-pause') {
@@ -139,6 +141,14 @@ describe('upstream faults', () => {
     const res = await request(proxy.origin, { path: '/v1/still-there' });
     assert.equal(res.status, 200);
     assert.equal(proxy.child.exitCode, null, 'the proxy is still running');
+  });
+
+  test('header and reason-phrase bytes above 0x7f reach the client byte for byte', async () => {
+    const res = await rawExchange(proxy.port, 'GET /v1/obs-text HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n');
+    const head = res.subarray(0, res.indexOf('\r\n\r\n'));
+    const statusLine = Buffer.from('HTTP/1.1 200 \xe2\x82\xac\r\n', 'latin1');
+    assert.ok(head.subarray(0, statusLine.length).equals(statusLine), head.toString('latin1'));
+    assert.ok(head.includes(Buffer.from('\r\nX-Euro: \xe2\x82\xac\xff\r\n', 'latin1')), head.toString('latin1'));
   });
 
   test('bytes past Content-Length on a kept-alive socket never reach the next request', async () => {
