@@ -175,8 +175,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       }
     }
 
-    /** @param body  the whole request body when it was held; otherwise it streams from `req`. */
-    function send(body: Buffer | null = null): void {
+    /**
+     * @param body  the whole request body when it was held; otherwise it streams from `req`.
+     * @param fresh  on a new connection of its own, not one from the pool.
+     */
+    function send(body: Buffer | null = null, fresh = false): void {
       attempts++;
       const outgoing = request({
         host: upstream.hostname,
@@ -184,7 +187,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         method,
         path: target.ok ? target.upstreamPath : '/',
         headers,
-        agent,
+        agent: fresh ? false : agent,
         servername,
       });
       upReq = outgoing;
@@ -235,9 +238,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       }
       const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE' || err.message === 'socket hang up';
       if (reset && outgoing.reusedSocket && attempts === 1 && requestBytes === 0 && requestEnded && IDEMPOTENT_METHODS.has(method)) {
-        // The upstream closed a kept-alive socket just as it was reused (SPEC §8).
+        // The upstream closed a kept-alive socket just as it was reused (SPEC §8). The
+        // retry goes on a fresh connection: the pool's other idle sockets may be just as
+        // stale (an upstream that restarted closed them all), and a second stale one
+        // would turn the retry into a 502.
         timer = setTimeout(onTimeout, upstreamTimeoutMs);
-        send();
+        send(null, true);
         return;
       }
       if (typeof err.code === 'string' && err.code.startsWith('HPE_')) {

@@ -280,7 +280,8 @@ describe('stale kept-alive upstream sockets', () => {
 
   test('GET and DELETE failing on a reused socket before any response byte are retried once on a fresh connection', async () => {
     for (const method of ['GET', 'DELETE']) {
-      const proxy = await proxyWithArmedSockets(1);
+      // Two stale sockets: a retry taken from the pool would meet the second one.
+      const proxy = await proxyWithArmedSockets(2);
       try {
         const url = `/v1/idempotent-${method}`;
         const res = await request(proxy.origin, { method, path: url });
