@@ -6,7 +6,8 @@ import { USAGE_CAPTURE_PATHS } from '../src/usage.ts';
 import { embeddingsBody, longContentBody } from '../scripts/bench/json-sniffer.ts';
 import { USAGE_FIXTURES } from './fixtures/usage/index.ts';
 import { expectedReports, randomInput } from './helpers/random-json.ts';
-import { cutAt, cutRandomly, prng } from './helpers/sse-streams.ts';
+import { prng } from './helpers/prng.ts';
+import { cutAt, cutRandomly } from './helpers/sse-streams.ts';
 
 type Report = [string, unknown];
 
