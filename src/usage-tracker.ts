@@ -82,6 +82,8 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
     let sniffer: JsonSniffer | null = null;
     let sse: SseParser | null = null;
     let kind: BodyKind = 'none';
+    // Set when the body cannot be read whole, so no record is made: an undecodable
+    // coding, or a decoder that gave up (expansion or backlog cap) part way.
     let undecodable = false;
     // Set when the exchange is over; called once the decoder has delivered its last byte.
     let onDecoded: (() => void) | null = null;
@@ -139,6 +141,10 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
                 warnedCodings.add(detail);
                 onUndecodable?.(detail);
               }
+            } else if (problem === 'expansion_limit' || problem === 'backlog_limit') {
+              // SPEC §8: a compression bomb gives no usage line. Usage seen before the
+              // cap would otherwise be printed as `end=malformed`, which the body was not.
+              undecodable = true;
             }
           },
         });
@@ -158,7 +164,8 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
             sse?.end();
             const bodyEnd = sniffer?.end() ?? 'ok';
             const usage = acc.usage();
-            if (usage === null) return;
+            // `undecodable` is checked again: the decoder may hit its cap after finish().
+            if (usage === null || undecodable) return;
             // A body that ended cleanly but was not whole, valid JSON (SPEC §8).
             const end: UsageEnd = summary.end === 'done' && (bodyEnd === 'malformed' || bodyEnd === 'truncated') ? 'malformed' : summary.end;
             onRecord({
