@@ -26,6 +26,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 // No socket inactivity timeout: a non-streaming 20-minute generation sends no
 // byte until it is done.
 const SOCKET_TIMEOUT_MS = 0;
+// After the grace period: how long the cut exchanges may take to report their end.
+const CUT_EXCHANGES_END_MS = 1_000;
 
 export interface ProxyServer {
   readonly server: http.Server;
@@ -104,6 +106,14 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     const cut = activeExchanges();
     server.closeAllConnections();
     await closed;
+    // The cut exchanges end on their sockets' 'close' events, which come a turn of the
+    // event loop after the server's own 'close'. Waiting for them lets their usage lines
+    // (`end=shutdown`) and access lines be written before exit (SPEC §4: on shutdown
+    // nothing accepted is lost); the wait is bounded so a stuck socket cannot hold exit.
+    const deadline = Date.now() + CUT_EXCHANGES_END_MS;
+    while (activeExchanges() > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
     return { cut };
   }
 
