@@ -31,14 +31,17 @@ export function openLedger(path: string, report: (message: string) => void): Led
   let queue: string[] = [];
   let writing = false;
   let lastCheck = Date.now();
-  let lastError: string | null = null;
+  // One report per kind of failure, not one per line or per check: a full disk or a
+  // path that stays unopenable would flood stderr. Writing and reopening are tracked
+  // apart: a write that works through the old descriptor while the path cannot be
+  // reopened must not re-arm the reopening report (it flip-flopped once a second).
+  const lastError: { writing: string | null; reopening: string | null } = { writing: null, reopening: null };
   let idle: (() => void) | null = null;
 
-  function fail(what: string, err: unknown): void {
+  function fail(what: 'writing' | 'reopening', err: unknown): void {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    // One report per kind of failure, not one per line: a full disk would flood stderr.
-    if (lastError !== code) report(`usage ledger ${JSON.stringify(path)}: ${what} failed (${code}); proxying continues`);
-    lastError = code;
+    if (lastError[what] !== code) report(`usage ledger ${JSON.stringify(path)}: ${what} failed (${code}); proxying continues`);
+    lastError[what] = code;
   }
 
   function reopenIfMoved(): void {
@@ -55,6 +58,7 @@ export function openLedger(path: string, report: (message: string) => void): Led
       fs.closeSync(fd);
       fd = next;
       fdIno = fs.fstatSync(fd).ino;
+      lastError.reopening = null;
     } catch (err) {
       fail('reopening', err);
     }
@@ -79,8 +83,8 @@ export function openLedger(path: string, report: (message: string) => void): Led
       if (err) {
         fail('writing', err);
       } else {
-        if (lastError !== null) report(`usage ledger ${JSON.stringify(path)}: writing works again`);
-        lastError = null;
+        if (lastError.writing !== null) report(`usage ledger ${JSON.stringify(path)}: writing works again`);
+        lastError.writing = null;
         if (offset + written < batch.length) {
           writeAll(batch, offset + written);
           return;
