@@ -3,7 +3,7 @@
 // It only ever signals the PIDs it spawned itself — never a process found by name.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 
 export interface Child {
@@ -12,7 +12,7 @@ export interface Child {
   readonly proc: ChildProcess;
   /** stdout+stderr tail, for error messages. */
   tail(): string;
-  /** Lines on stdout that started with `SpawnOptions.countLines` so far (the `[USAGE]` count). */
+  /** Lines of the stdout file that started with `SpawnOptions.countLines` so far (the `[USAGE]` count). */
   countedLines(): number;
   exited(): boolean;
   stop(): Promise<void>;
@@ -51,8 +51,50 @@ export interface SpawnOptions {
   readonly cpu?: string | null;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
-  /** Count stdout lines starting with this text. */
+  /**
+   * Send stdout to this file instead of a pipe, and count its lines starting with `countLines`.
+   * A file never pushes back: with a pipe, a reader slowed by the load on its CPU would block the
+   * proxy's synchronous stdout writes and the bench would measure its own reader.
+   */
+  readonly stdoutFile?: string;
   readonly countLines?: string;
+}
+
+/** Counts lines starting with `prefix` in a file that another process appends to. */
+function fileLineCounter(path: string, prefix: string): { count(): number; tail(): string } {
+  let offset = 0;
+  let carry = '';
+  let counted = 0;
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  return {
+    count() {
+      const fd = openSync(path, 'r');
+      try {
+        for (;;) {
+          const n = readSync(fd, buffer, 0, buffer.length, offset);
+          if (n === 0) break;
+          offset += n;
+          const text = carry + buffer.toString('latin1', 0, n);
+          const lastNewline = text.lastIndexOf('\n');
+          counted += countLineStarts(text.slice(0, lastNewline + 1), prefix);
+          carry = text.slice(lastNewline + 1);
+        }
+      } finally {
+        closeSync(fd);
+      }
+      return counted;
+    },
+    tail() {
+      const fd = openSync(path, 'r');
+      try {
+        const size = fstatSync(fd).size;
+        const n = readSync(fd, buffer, 0, Math.min(2000, size), Math.max(0, size - 2000));
+        return buffer.toString('utf8', 0, n);
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
 }
 
 /** Starts `cmd args`, under `taskset -c cpu` when a CPU is given (taskset execs, so the PID is the program's). */
@@ -61,29 +103,23 @@ export function startChild(name: string, cmd: string, args: readonly string[], o
   const pinned = options.cpu !== undefined && options.cpu !== null;
   const file = pinned ? 'taskset' : cmd;
   const argv = pinned ? ['-c', String(options.cpu), cmd, ...args] : [...args];
+  const stdoutFd = options.stdoutFile ? openSync(options.stdoutFile, 'w') : null;
   const proc = spawn(file, argv, {
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'],
     env: options.env ?? process.env,
     cwd: options.cwd,
   });
+  if (stdoutFd !== null) closeSync(stdoutFd);
   if (proc.pid === undefined) throw new Error(`could not start ${name} (${file})`);
   const pid = proc.pid;
+  const counter = options.stdoutFile ? fileLineCounter(options.stdoutFile, options.countLines ?? '\u0000') : null;
   let tailText = '';
-  let carry = '';
-  const prefix = options.countLines;
-  let counted = 0;
   let exitedFlag = false;
   const keepTail = (chunk: Buffer): void => {
     tailText = (tailText + chunk.toString('utf8')).slice(-4000);
   };
-  // stdout is drained, never suppressed: the proxy pays for each log line it writes, as in production.
-  proc.stdout?.on('data', (chunk: Buffer) => {
-    const text = carry + chunk.toString('latin1');
-    const lastNewline = text.lastIndexOf('\n');
-    carry = text.slice(lastNewline + 1).slice(-200);
-    if (prefix !== undefined && lastNewline >= 0) counted += countLineStarts(text.slice(0, lastNewline + 1), prefix);
-    if (tailText.length < 4000) keepTail(chunk);
-  });
+  // Pipes are drained as they fill, so no child ever blocks on its output.
+  proc.stdout?.on('data', keepTail);
   proc.stderr?.on('data', keepTail);
   const exitPromise = new Promise<void>((resolve) => {
     proc.on('exit', () => {
@@ -102,8 +138,8 @@ export function startChild(name: string, cmd: string, args: readonly string[], o
     name,
     pid,
     proc,
-    tail: () => tailText.trim(),
-    countedLines: () => counted,
+    tail: () => `${counter?.tail() ?? ''}${tailText}`.trim(),
+    countedLines: () => counter?.count() ?? 0,
     exited: () => exitedFlag,
     async stop() {
       if (exitedFlag) return;
@@ -234,4 +270,24 @@ export function procStatusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number |
 /** True when `cmd` is on PATH. */
 export function hasCommand(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function cpuTimes(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((sum, v) => sum + v, 0);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/** Share of all CPUs busy over the next `ms` (0-1), from /proc/stat; null where unreadable. */
+export async function cpuBusyShare(ms: number): Promise<number | null> {
+  try {
+    const before = cpuTimes();
+    await sleep(ms);
+    const after = cpuTimes();
+    return after.total === before.total ? 0 : (after.busy - before.busy) / (after.total - before.total);
+  } catch {
+    return null;
+  }
 }

@@ -4,10 +4,11 @@
 // Every process it starts is stopped on exit, on error and on Ctrl-C.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { killAllNow } from './processes.ts';
+import { summariseProfileFile } from './profile-summary.ts';
 import { renderRun, renderScenario, renderSummary, type ScenarioReport } from './report.ts';
 import { runIdleStreamsScenario } from './scenario-idle-streams.ts';
 import { runLargeBodyScenario } from './scenario-large-body.ts';
@@ -24,11 +25,12 @@ const USAGE = `Usage: npm run bench -- [options]
   --rounds N          rounds per scenario, targets alternating within each (default 3)
   --lm-proxy FILE     run FILE (a CommonJS bundle taking --upstream/--listen) in lm-proxy's place
   --no-http-proxy     do not install or run http-proxy
+  --cpu-prof          run lm-proxy under node --cpu-prof; profiles go to .bench/cpu-prof/
   --help              this text
 
 Scenarios: 1 small chat POST, 64 connections; 2 the same, 1 connection; 3 SSE streams;
 4 one 200 MB embeddings body; 5 1,000 idle streams; 6 the parsers alone; 7 start-up.
-A full run (no --quick, no --scenarios, no --lm-proxy) rewrites the table in docs/PERFORMANCE.md.`;
+A full run (no --quick, --scenarios, --lm-proxy or --cpu-prof) rewrites the table in docs/PERFORMANCE.md.`;
 
 const DOCS = join(ROOT, 'docs', 'PERFORMANCE.md');
 const BEGIN = '<!-- bench:begin -->';
@@ -40,6 +42,7 @@ interface Options {
   readonly rounds: number;
   readonly lmProxy: string | null;
   readonly httpProxy: boolean;
+  readonly cpuProf: boolean;
   readonly full: boolean;
 }
 
@@ -50,7 +53,7 @@ function parseArgs(argv: readonly string[]): Options {
     const i = argv.indexOf(flag);
     return i === -1 ? undefined : argv[i + 1];
   };
-  const known = new Set(['--quick', '--scenarios', '--rounds', '--lm-proxy', '--no-http-proxy', '--help']);
+  const known = new Set(['--quick', '--scenarios', '--rounds', '--lm-proxy', '--no-http-proxy', '--cpu-prof', '--help']);
   for (const arg of argv) {
     if (arg.startsWith('--') && !known.has(arg.split('=')[0] ?? '')) throw new Error(`unknown option ${arg}\n\n${USAGE}`);
   }
@@ -62,7 +65,7 @@ function parseArgs(argv: readonly string[]): Options {
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds takes a whole number from 1 to 20');
   const lmProxy = value('--lm-proxy') ?? null;
   if (lmProxy && !existsSync(lmProxy)) throw new Error(`--lm-proxy ${lmProxy}: no such file`);
-  return { quick, scenarios, rounds, lmProxy, httpProxy: !argv.includes('--no-http-proxy'), full: !quick && !listed && !lmProxy };
+  return { quick, scenarios, rounds, lmProxy, httpProxy: !argv.includes('--no-http-proxy'), cpuProf: argv.includes('--cpu-prof'), full: !quick && !listed && !lmProxy && !argv.includes('--cpu-prof') };
 }
 
 function quiet(cmd: string, args: string[]): string {
@@ -111,6 +114,15 @@ async function runScenario(id: number, title: string, ctx: BenchContext, run: ()
   }
 }
 
+/** Summaries of the CPU profiles this run wrote (lm-proxy writes one per process, on exit). */
+function profileSummaries(dir: string, since: number): string {
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).mtimeMs >= since);
+  return files.map((f) => `#### CPU profile ${f.replace(ROOT, '')}\n\n${summariseProfileFile(f, 12)}\n`).join('\n');
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('--help')) {
@@ -119,8 +131,9 @@ async function main(): Promise<void> {
   }
   const options = parseArgs(argv);
   const began = performance.now();
+  const beganWall = Date.now();
   const log = (line: string): void => void process.stderr.write(`· ${line}\n`);
-  const env = await setup({ lmProxyOverride: options.lmProxy, wantSea: options.scenarios.has(7), httpProxy: options.httpProxy, log });
+  const env = await setup({ lmProxyOverride: options.lmProxy, wantSea: options.scenarios.has(7), httpProxy: options.httpProxy, cpuProf: options.cpuProf, log });
   const ctx: BenchContext = { env, quick: options.quick, rounds: options.rounds, log };
   const title = `lm-proxy bench${options.quick ? ' (--quick)' : ''}`;
   const facts = machineFacts();
@@ -140,6 +153,7 @@ async function main(): Promise<void> {
   const markdown = renderRun(header, reports);
   writeFileSync(join(env.benchDir, 'last-run.md'), `${markdown}\n`);
   process.stdout.write(`\n${renderSummary(reports)}\n`);
+  if (env.cpuProfDir) process.stdout.write(`\n${profileSummaries(env.cpuProfDir, beganWall)}`);
   log(`run took ${seconds.toFixed(0)} s; written to .bench/last-run.md`);
   if (options.full && env.lmProxyBundle) log(updateDocs(markdown));
 }

@@ -27,7 +27,7 @@ async function measureOne(ctx: BenchContext, upstream: Upstream, name: TargetNam
   const target = await startTarget(ctx.env, name, upstream.origin);
   try {
     // Warm the proxy's code paths with short streams that end by themselves, then let it settle.
-    await runSseStreams({ origin: target.origin, streams: 20, events: 5, intervalMs: 1 });
+    await runSseStreams({ origin: target.origin, streams: 20, events: 5, intervalMs: 1, staggerMs: 0 });
     await sleep(300);
     const baseline = await openUpstreamStreams(upstream);
     const pid = target.child?.pid;

@@ -10,7 +10,6 @@ import { runToEnd } from './processes.ts';
 import { check, fmt, type Check, type ScenarioReport } from './report.ts';
 import type { BenchContext } from './setup.ts';
 
-const INPUT_MB = 100;
 
 const PARSERS = [
   { name: 'SSE parser', module: 'sse-parser.ts', exported: 'benchSseParser', input: 'OpenAI chat chunk events' },
@@ -23,9 +22,9 @@ interface ParserResult {
   readonly [key: string]: unknown;
 }
 
-async function runChild(ctx: BenchContext, module: string, exported: string): Promise<ParserResult[] | string> {
+async function runChild(ctx: BenchContext, module: string, exported: string, inputMB: number): Promise<ParserResult[] | string> {
   const here = import.meta.dirname;
-  const result = await runToEnd(process.execPath, ['--import', 'tsx', join(here, 'scenario-parsers.ts'), '--child', module, exported, String(INPUT_MB)], 300_000, ctx.env.proxyCpu);
+  const result = await runToEnd(process.execPath, ['--import', 'tsx', join(here, 'scenario-parsers.ts'), '--child', module, exported, String(inputMB)], 300_000, ctx.env.proxyCpu);
   const line = result.stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   if (result.code !== 0 || !line) return `failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-2).join(' ')}`;
   const parsed = JSON.parse(line.slice('BENCH_JSON '.length)) as ParserResult | ParserResult[];
@@ -45,12 +44,13 @@ function details(result: ParserResult): string {
 }
 
 export async function runParsersScenario(ctx: BenchContext): Promise<ScenarioReport> {
+  const inputMB = ctx.quick ? 50 : 100;
   const rows: string[][] = [];
   const checks: Check[] = [];
   for (const parser of PARSERS) {
     const missing = !existsSync(join(import.meta.dirname, parser.module));
     if (!missing) ctx.log(`  ${parser.name}`);
-    const results = missing ? `scripts/bench/${parser.module} not written yet` : await runChild(ctx, parser.module, parser.exported);
+    const results = missing ? `scripts/bench/${parser.module} not written yet` : await runChild(ctx, parser.module, parser.exported, inputMB);
     if (typeof results === 'string') {
       rows.push([parser.name, '', '—', results]);
       checks.push(check(`${parser.name} ≥ 1,000 MB/s`, NaN, '>=', 1000, String));
@@ -64,7 +64,7 @@ export async function runParsersScenario(ctx: BenchContext): Promise<ScenarioRep
   }
   return {
     id: '6',
-    title: `The parsers alone, ${INPUT_MB} MB inputs`,
+    title: `The parsers alone, ${inputMB} MB inputs`,
     notes: [
       'Each parser runs in its own process pinned to the proxy CPU, fed 64 KiB chunks by its own bench module (scripts/bench/sse-parser.ts → benchSseParser, scripts/bench/json-sniffer.ts → benchJsonSniffer); best of that module’s runs; 1 MB = 10^6 bytes.',
     ],

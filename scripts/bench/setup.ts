@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { hasCommand, runToEnd } from './processes.ts';
+import { cpuBusyShare, hasCommand, runToEnd } from './processes.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BENCH_DIR = join(ROOT, '.bench');
@@ -24,6 +24,8 @@ export interface BenchEnv {
   readonly scripts: { readonly barePipe: string; readonly upstream: string; readonly loadNode: string; readonly httpProxyPeer: string | null };
   readonly lmProxyBundle: string | null;
   readonly lmProxySea: string | null;
+  /** Where lm-proxy writes V8 CPU profiles (`--cpu-prof`), or null. */
+  readonly cpuProfDir: string | null;
   readonly notes: string[];
 }
 
@@ -31,6 +33,7 @@ export interface SetupOptions {
   readonly lmProxyOverride: string | null;
   readonly wantSea: boolean;
   readonly httpProxy: boolean;
+  readonly cpuProf: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -67,7 +70,7 @@ function chooseCpus(notes: string[]): { proxyCpu: string | null; loadCpu: string
   return { proxyCpu: '0', loadCpu };
 }
 
-async function bundleScripts(benchDir: string): Promise<BenchEnv['scripts']> {
+async function bundleScripts(benchDir: string, httpProxy: boolean): Promise<BenchEnv['scripts']> {
   // Bundled like lm-proxy's own dist file, so that no reference pays for tsx's loader at run time.
   const out = (name: string): string => join(benchDir, `${name}.mjs`);
   const entries = ['bare-pipe-proxy', 'upstream', 'load-node', 'http-proxy-peer'];
@@ -82,7 +85,7 @@ async function bundleScripts(benchDir: string): Promise<BenchEnv['scripts']> {
     external: ['http-proxy'],
     logLevel: 'silent',
   });
-  const peerInstalled = existsSync(join(benchDir, 'node_modules', 'http-proxy'));
+  const peerInstalled = httpProxy && existsSync(join(benchDir, 'node_modules', 'http-proxy'));
   return { barePipe: out('bare-pipe-proxy'), upstream: out('upstream'), loadNode: out('load-node'), httpProxyPeer: peerInstalled ? out('http-proxy-peer') : null };
 }
 
@@ -107,6 +110,9 @@ async function ensureBuilt(script: 'build' | 'sea', artifact: string, log: (line
 export async function setup(options: SetupOptions): Promise<BenchEnv> {
   const notes: string[] = [];
   mkdirSync(BENCH_DIR, { recursive: true });
+  // Other work on the machine shifts every figure; ratios within one run soften that but do not cancel it.
+  const busy = await cpuBusyShare(1000);
+  if (busy !== null && busy > 0.1) notes.push(`WARNING: other processes kept the CPUs ${Math.round(busy * 100)}% busy just before the run; figures are unreliable.`);
   const { proxyCpu, loadCpu } = chooseCpus(notes);
   const wrk = hasCommand('wrk');
   if (!wrk) notes.push('wrk not found: scenarios 1-2 use the Node load generator (scripts/bench/load-node.ts), which saturates sooner.');
@@ -114,7 +120,7 @@ export async function setup(options: SetupOptions): Promise<BenchEnv> {
   if (!nginx) notes.push('nginx not found: the Node upstream serves the small JSON too, and may limit scenarios 1-2.');
   if (options.httpProxy) await installHttpProxy(BENCH_DIR, options.log, notes);
   else notes.push('http-proxy skipped (--no-http-proxy).');
-  const scripts = await bundleScripts(BENCH_DIR);
+  const scripts = await bundleScripts(BENCH_DIR, options.httpProxy);
 
   let lmProxyBundle: string | null;
   if (options.lmProxyOverride) {
@@ -126,7 +132,12 @@ export async function setup(options: SetupOptions): Promise<BenchEnv> {
   }
   const lmProxySea = options.wantSea && !options.lmProxyOverride ? await ensureBuilt('sea', join(ROOT, 'dist', 'lm-proxy'), options.log, notes) : null;
   if (options.wantSea && !lmProxySea && !options.lmProxyOverride) notes.push('dist/lm-proxy (single executable) is missing: its start-up row is skipped.');
-  return { benchDir: BENCH_DIR, proxyCpu, loadCpu, wrk, nginx, scripts, lmProxyBundle, lmProxySea, notes };
+  const cpuProfDir = options.cpuProf ? join(BENCH_DIR, 'cpu-prof') : null;
+  if (cpuProfDir) {
+    mkdirSync(cpuProfDir, { recursive: true });
+    notes.push('lm-proxy runs with node --cpu-prof (one .cpuprofile per process in .bench/cpu-prof/); profiling slows it down.');
+  }
+  return { benchDir: BENCH_DIR, proxyCpu, loadCpu, wrk, nginx, scripts, lmProxyBundle, lmProxySea, cpuProfDir, notes };
 }
 
 /** What every scenario receives. */

@@ -6,13 +6,16 @@ import http from 'node:http';
 import { CHAT_PATH, BENCH_AUTH } from './load.ts';
 
 export const STREAM_BODY = '{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Count to two hundred."}]}';
-const MARK = '"bench_sent_ns":';
+const MARK = Buffer.from('"bench_sent_ns":');
+const EVENT_END = Buffer.from('\n\n');
 
 export interface SseRunOptions {
   readonly origin: string;
   readonly streams: number;
   readonly events: number;
   readonly intervalMs: number;
+  /** Milliseconds between two streams' starts (whole, as timers are); 0 starts them all at once. */
+  readonly staggerMs: number;
 }
 
 export interface SseRunResult {
@@ -28,13 +31,13 @@ export interface SseRunResult {
 const nowNs = (): number => Number(process.hrtime.bigint());
 
 interface StreamHandlers {
-  onEvents(sentNs: number[], atNs: number): void;
+  onEvent(sentNs: number, atNs: number): void;
   onEnd(ok: boolean): void;
 }
 
-/** Opens one stream; calls back with the send stamps of each batch of complete events as it arrives. */
+/** Opens one stream; calls back with each complete event's send stamp and arrival time. */
 function openStream(agent: http.Agent, url: URL, handlers: StreamHandlers): http.ClientRequest {
-  let carry = '';
+  let carry: Buffer | null = null;
   let ended = false;
   const end = (ok: boolean): void => {
     if (ended) return;
@@ -53,20 +56,21 @@ function openStream(agent: http.Agent, url: URL, handlers: StreamHandlers): http
       res.on('data', (chunk: Buffer) => {
         const at = nowNs();
         // Only complete events count, stamped when their last byte arrived; the rest waits in carry.
-        const text = carry + chunk.toString('latin1');
-        const cut = text.lastIndexOf('\n\n');
+        // Scanned as bytes, without strings: the reader's own garbage collection would show up as
+        // event delay.
+        const data = carry === null ? chunk : Buffer.concat([carry, chunk]);
+        const cut = data.lastIndexOf(EVENT_END);
         if (cut === -1) {
-          carry = text;
+          carry = data;
           return;
         }
-        carry = text.slice(cut + 2);
-        const sent: number[] = [];
-        let i = text.indexOf(MARK);
-        while (i !== -1 && i < cut) {
-          sent.push(Number.parseInt(text.slice(i + MARK.length, i + MARK.length + 24), 10));
-          i = text.indexOf(MARK, i + MARK.length);
+        carry = cut + 2 < data.length ? data.subarray(cut + 2) : null;
+        for (let i = data.indexOf(MARK); i !== -1 && i < cut; i = data.indexOf(MARK, i)) {
+          i += MARK.length;
+          let sent = 0;
+          for (let c = data[i]; c !== undefined && c >= 0x30 && c <= 0x39; c = data[++i]) sent = sent * 10 + (c - 0x30);
+          handlers.onEvent(sent, at);
         }
-        if (sent.length > 0) handlers.onEvents(sent, at);
       });
       res.on('end', () => end(true));
       res.on('error', () => end(false));
@@ -82,7 +86,11 @@ function streamUrl(origin: string, events: number, intervalMs: number, hold: boo
   return new URL(`${origin}${CHAT_PATH}?events=${events}&interval=${intervalMs}${hold ? '&hold=1' : ''}`);
 }
 
-/** Runs `streams` streams at once to the end; bounded by the stream's length plus 20 s. */
+/**
+ * Runs `streams` concurrent streams to the end; bounded by their length plus 20 s. Starts are
+ * staggered, as independent clients' are: a burst of simultaneous connects would measure the queue
+ * behind them, and phase-locked streams would make every event wait behind all the others.
+ */
 export function runSseStreams(options: SseRunOptions): Promise<SseRunResult> {
   const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
   const url = streamUrl(options.origin, options.events, options.intervalMs, false);
@@ -103,18 +111,18 @@ export function runSseStreams(options: SseRunOptions): Promise<SseRunResult> {
       failed += open;
       open = 0;
       finish();
-    }, options.events * options.intervalMs + 20_000);
-    for (let s = 0; s < options.streams; s++) {
+    }, options.streams * options.staggerMs + options.events * options.intervalMs + 20_000);
+    const startStream = (): void => {
       const start = nowNs();
       let first = true;
       requests.push(
         openStream(agent, url, {
-          onEvents(sentNs, atNs) {
+          onEvent(sentNs, atNs) {
             if (first) {
               first = false;
               ttfeMs.push((atNs - start) / 1e6);
             }
-            for (const sent of sentNs) if (received < delays.length) delays[received++] = (atNs - sent) / 1e6;
+            if (received < delays.length) delays[received++] = (atNs - sentNs) / 1e6;
           },
           onEnd(ok) {
             if (!ok) failed++;
@@ -122,6 +130,10 @@ export function runSseStreams(options: SseRunOptions): Promise<SseRunResult> {
           },
         }),
       );
+    };
+    for (let s = 0; s < options.streams; s++) {
+      if (options.staggerMs === 0) startStream();
+      else setTimeout(startStream, s * options.staggerMs);
     }
   });
 }
@@ -151,7 +163,7 @@ export function openIdleStreams(origin: string, streams: number, timeoutMs: numb
       let counted = false;
       requests.push(
         openStream(agent, url, {
-          onEvents() {
+          onEvent() {
             if (counted) return;
             counted = true;
             if (++ready === streams) {

@@ -2,6 +2,8 @@
 // http-proxy, and lm-proxy with usage tracking on and off. Every proxy runs pinned to the proxy CPU
 // and is started fresh where a scenario needs a clean memory high-water mark.
 
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { freePort, startChild, waitForPort, type Child } from './processes.ts';
 import type { BenchEnv } from './setup.ts';
 
@@ -37,7 +39,7 @@ export function proxyCommand(env: BenchEnv, name: Exclude<TargetName, 'direct'>,
     case 'lm-proxy, tracking off':
       return {
         cmd: process.execPath,
-        args: [env.lmProxyBundle ?? '', '--upstream', `${upstreamOrigin}/v1`, '--listen', listen],
+        args: [...(env.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${env.cpuProfDir}`] : []), env.lmProxyBundle ?? '', '--upstream', `${upstreamOrigin}/v1`, '--listen', listen],
         env: {
           ...process.env,
           // The bench stops proxies with SIGTERM; nothing is in flight by then, so no grace is needed.
@@ -53,14 +55,24 @@ export async function startTarget(env: BenchEnv, name: TargetName, upstreamOrigi
   const port = await freePort();
   const listen = `127.0.0.1:${port}`;
   const command = proxyCommand(env, name, upstreamOrigin, listen);
-  const child = startChild(name, command.cmd, command.args, { cpu: env.proxyCpu, env: command.env, countLines: '[USAGE]' });
+  const stdoutFile = join(env.benchDir, `stdout-${name.replaceAll(/[^a-z]+/g, '-')}-${port}.log`);
+  const child = startChild(name, command.cmd, command.args, { cpu: env.proxyCpu, env: command.env, stdoutFile, countLines: '[USAGE]' });
   try {
     await waitForPort(port, 10_000, 5, child);
   } catch (error) {
     await child.stop();
+    rmSync(stdoutFile, { force: true });
     throw error;
   }
-  return { name, origin: `http://${listen}`, child, stop: () => child.stop() };
+  return {
+    name,
+    origin: `http://${listen}`,
+    child,
+    async stop() {
+      await child.stop();
+      rmSync(stdoutFile, { force: true });
+    },
+  };
 }
 
 /** Starts every named target against one upstream; stops those already started if one fails. */
