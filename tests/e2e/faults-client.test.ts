@@ -4,20 +4,15 @@
 // leaving mid-response is in forward-bodies.test.ts.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import {
-  delay, peakRssMib, rawExchange, request, startProxy, startUpstream, waitUntil,
+  delay, keyIdOf, peakRssMib, rawExchange, request, startProxy, startUpstream, waitUntil,
   type ProxyProcess, type RecordedRequest, type TestUpstream,
 } from './harness.ts';
 
 const MiB = 1024 * 1024;
-
-function keyIdOf(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 12);
-}
 
 /** Splits raw HTTP/1.1 responses that each carry a Content-Length. */
 function splitResponses(bytes: Buffer): { status: number; body: string }[] {

@@ -4,17 +4,12 @@
 // is lost (SPEC §4, §8).
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { delay, request, startProxy, startUpstream, waitUntil, type TestUpstream } from './harness.ts';
-
-function keyIdOf(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 12);
-}
+import { delay, keyIdOf, request, startProxy, startUpstream, waitUntil, type TestUpstream } from './harness.ts';
 
 interface LedgerEntry {
   key_id: string;

@@ -8,13 +8,9 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
-import { delay, peakRssMib, request, startProxy, startUpstream, type ProxyProcess, type TestUpstream } from './harness.ts';
+import { delay, keyIdOf, peakRssMib, request, startProxy, startUpstream, type ProxyProcess, type TestUpstream } from './harness.ts';
 
 const MiB = 1024 * 1024;
-
-function keyIdOf(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 12);
-}
 
 const GOOD = '{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}';
 

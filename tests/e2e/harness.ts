@@ -3,6 +3,7 @@
 // and clients that speak raw bytes when a test needs to see them exactly.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -349,4 +350,9 @@ export function responseEnding(
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/** SPEC §8 `key_id`: the first 12 hex digits of the key's SHA-256, as usage lines and the ledger show it. */
+export function keyIdOf(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 12);
 }
