@@ -109,6 +109,14 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   // (with NODE_EXTRA_CA_CERTS honoured by Node's default CA store). SNI is never sent for IPs.
   const servername = isHttps && isIP(upstream.hostname) === 0 ? upstream.hostname : undefined;
 
+  // One stale pooled socket usually means the upstream restarted and every idle socket
+  // is stale: closing them all spares the next requests a 502 each (a POST is never retried).
+  function dropIdleSockets(): void {
+    for (const sockets of Object.values(agent.freeSockets)) {
+      for (const socket of sockets ?? []) socket.destroy();
+    }
+  }
+
   function refuse(res: http.ServerResponse, error: ProxyError, method: string, clientPath: string): void {
     const started = performance.now();
     onExchangeStart?.();
@@ -243,9 +251,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         // stale (an upstream that restarted closed them all), and a second stale one
         // would turn the retry into a 502.
         timer = setTimeout(onTimeout, upstreamTimeoutMs);
+        dropIdleSockets();
         send(null, true);
         return;
       }
+      if (reset && outgoing.reusedSocket) dropIdleSockets();
       if (typeof err.code === 'string' && err.code.startsWith('HPE_')) {
         fail('upstream_error', proxyError('upstream_invalid_response', `the upstream sent a malformed response (${err.code})`));
       } else if (reset && outgoing.reusedSocket) {
@@ -299,11 +309,13 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         return;
       }
       tap?.responseHead(status, incoming.rawHeaders);
-      // Event-stream headers reach the client now, before the first event (SPEC §3).
+      // A streamed body (no Content-Length: SSE, NDJSON) gets its head now, before the
+      // first event, which may be seconds away (SPEC §3). A sized body's head leaves with
+      // its first bytes in one write instead of two.
       // Not res.flushHeaders(): it writes the head as UTF-8, so header bytes 0x80-0xff
       // (obs-text, which Node's parser hands over as latin1) would reach the client
       // double-encoded. An empty latin1 write sends the head byte for byte.
-      res.write('', 'latin1');
+      if (filter !== null || headerValue(incoming.rawHeaders, 'content-length') === undefined) res.write('', 'latin1');
 
       incoming.on('data', (chunk: Buffer) => {
         responseBytes += chunk.length;

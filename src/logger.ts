@@ -31,7 +31,8 @@ type Level = 'info' | 'warn' | 'error' | 'usage';
 function textValue(value: FieldValue): string {
   if (value === null) return 'null';
   if (typeof value !== 'string') return String(value);
-  return value === '' || /[\s"=]/.test(value) ? JSON.stringify(value) : value;
+  // Control bytes (an ESC from a hostile model name) are quoted too, so they are escaped.
+  return value === '' || /[\s"=\x00-\x1f\x7f]/.test(value) ? JSON.stringify(value) : value;
 }
 
 // SPEC §4: a usage line starts exactly `[USAGE] prompt_tokens=… completion_tokens=…
