@@ -60,6 +60,11 @@ function bodyKindOf(contentType: string | undefined): BodyKind {
 
 const REQUEST_MODEL_PATHS: readonly string[] = ['model'];
 
+// The usage of a Responses API stream rides on `response.completed`, which repeats the
+// whole output (base64 images included): 1 MiB would drop it. Memory stays bounded:
+// a longer line is dropped as it streams, never held.
+const MAX_SSE_EVENT_BYTES = 8 * 1024 * 1024; // 8 MiB
+
 export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
   const { onRecord, onUndecodable } = options;
   const warnedCodings = new Set<string>();
@@ -118,13 +123,16 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
         if (kind === 'sse') {
           // Each event's data is its own JSON document.
           const eventSniffer = createJsonSniffer({ capture: USAGE_CAPTURE_PATHS, onValue });
-          sse = createSseParser({
-            onEvent(event) {
-              eventSniffer.reset();
-              eventSniffer.feed(event.data);
-              eventSniffer.end();
+          sse = createSseParser(
+            {
+              onEvent(event) {
+                eventSniffer.reset();
+                eventSniffer.feed(event.data);
+                eventSniffer.end();
+              },
             },
-          });
+            { maxLineBytes: MAX_SSE_EVENT_BYTES },
+          );
         } else {
           sniffer = createJsonSniffer({ capture: USAGE_CAPTURE_PATHS, onValue });
         }

@@ -59,6 +59,13 @@ describe('usage tracking through the real proxy', () => {
         res.end('{"usage": {"prompt_tokens": 4,, }');
         return;
       }
+      if (req.url === '/v1/big-completed') {
+        // A Responses API stream whose final event repeats a 2 MiB output, usage last.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('event: response.created\ndata: {"type":"response.created","response":{"usage":null}}\n\n');
+        res.end(`event: response.completed\ndata: {"type":"response.completed","response":{"model":"gpt-big","output":[{"type":"message","content":[{"type":"output_text","text":"${'x'.repeat(2 * 1024 * 1024)}"}]}],"usage":{"input_tokens":3,"output_tokens":524288,"total_tokens":524291}}}\n\n`);
+        return;
+      }
       if (req.url === '/v1/no-model') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}');
@@ -159,6 +166,13 @@ describe('usage tracking through the real proxy', () => {
     assert.equal(fields.total_tokens, '6');
     assert.equal(fields.complete, 'false');
     assert.equal(fields.end, 'upstream_error');
+  });
+
+  test('a Responses stream whose final event is larger than 1 MiB still gives its usage', async () => {
+    await request(proxy.origin, { path: '/v1/big-completed', headers: { authorization: 'Bearer sk-big-event' } });
+    const fields = usageFields(await proxy.waitForLine(new RegExp(`key_id=${keyIdOf('sk-big-event')}`), 3_000));
+    assert.equal(fields.completion_tokens, '524288');
+    assert.equal(fields.model, 'gpt-big');
   });
 
   test('a clean end with a malformed body after the usage gives complete=false end=malformed', async () => {
