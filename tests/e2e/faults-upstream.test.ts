@@ -316,6 +316,20 @@ describe('stale kept-alive upstream sockets', () => {
     }
   });
 
+  test('after one stale pooled socket, the other idle ones are dropped: the next POST is served', async () => {
+    const proxy = await proxyWithArmedSockets(2);
+    try {
+      const post = (): Promise<{ status: number }> =>
+        request(proxy.origin, { method: 'POST', path: '/v1/after-restart', headers: { 'content-type': 'application/json' }, body: '{}' });
+      assert.equal((await post()).status, 502, 'the first POST met a stale socket and is never retried');
+      const next = await post();
+      assert.equal(next.status, 200, 'the second POST went on a fresh connection, not the other stale one');
+      assert.equal(requestsFor('/v1/after-restart', 'POST').at(-1)!.indexOnConnection, 1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('a GET failing again on the fresh connection is not retried a second time and gets 502', async () => {
     const proxy = await proxyWithArmedSockets(1);
     try {
