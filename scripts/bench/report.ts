@@ -37,9 +37,12 @@ export function fmtMs(ms: number): string {
   return `${fmt(ms, digits)} ms`;
 }
 
-/** `value / reference` as `0.87×`; a dash when either side is missing or the reference is 0. */
+/**
+ * `value / reference` as `0.87×`; a dash when either side is missing or not positive — an "added"
+ * latency at or below zero is direct's noise, and a ratio to it would mean nothing.
+ */
 export function fmtRatio(value: number, reference: number): string {
-  if (!Number.isFinite(value) || !Number.isFinite(reference) || reference === 0) return DASH;
+  if (!Number.isFinite(value) || !Number.isFinite(reference) || reference <= 0 || value < 0) return DASH;
   return `${fmt(value / reference, 2)}×`;
 }
 

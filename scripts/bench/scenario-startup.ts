@@ -2,9 +2,10 @@
 // executable and its bundle (and the bundled bare pipe for reference). Launches alternate; each one
 // is a fresh process on the proxy CPU, polled from the load CPU every millisecond.
 
+import { relative } from 'node:path';
 import { freePort, startChild, waitForPort } from './processes.ts';
 import { check, fmtMs, fmtRatio, type ScenarioReport } from './report.ts';
-import type { BenchContext } from './setup.ts';
+import { ROOT, type BenchContext } from './setup.ts';
 import { median, percentile, roundOrder } from './stats.ts';
 import { proxyCommand } from './targets.ts';
 
@@ -33,7 +34,7 @@ export async function runStartupScenario(ctx: BenchContext): Promise<ScenarioRep
   const launchers: Launcher[] = [];
   const sea = ctx.env.lmProxySea;
   if (sea) launchers.push({ name: 'lm-proxy executable (dist/lm-proxy)', command: (listen) => ({ cmd: sea, args: ['--upstream', `${UNUSED_UPSTREAM}/v1`, '--listen', listen], env: { ...process.env, SHUTDOWN_GRACE_MS: '0' } }) });
-  if (ctx.env.lmProxyBundle) launchers.push({ name: 'lm-proxy bundle (node dist/lm-proxy.cjs)', command: (listen) => proxyCommand(ctx.env, 'lm-proxy', UNUSED_UPSTREAM, listen) });
+  if (ctx.env.lmProxyBundle) launchers.push({ name: `lm-proxy bundle (node ${relative(ROOT, ctx.env.lmProxyBundle)})`, command: (listen) => proxyCommand(ctx.env, 'lm-proxy', UNUSED_UPSTREAM, listen) });
   launchers.push({ name: 'bare pipe bundle (reference)', command: (listen) => proxyCommand(ctx.env, 'bare pipe', UNUSED_UPSTREAM, listen) });
   const launches = ctx.quick ? 3 : 10;
   const times = new Map<string, number[]>(launchers.map((l) => [l.name, []]));
