@@ -94,7 +94,9 @@ function updateDocs(markdown: string): string {
   const begin = doc.indexOf(BEGIN);
   const end = doc.indexOf(END);
   if (begin === -1 || end < begin) return `docs/PERFORMANCE.md has no ${BEGIN} … ${END} markers: not updated.`;
-  writeFileSync(DOCS, `${doc.slice(0, begin + BEGIN.length)}\n\n${markdown.trim()}\n\n${doc.slice(end)}`);
+  // The page's own "Latest full run" heading replaces the run's title line.
+  const body = markdown.trim().replace(/^## .*\n+/, '');
+  writeFileSync(DOCS, `${doc.slice(0, begin + BEGIN.length)}\n\n${body}\n\n${doc.slice(end)}`);
   return 'docs/PERFORMANCE.md: latest table updated.';
 }
 
