@@ -3,7 +3,7 @@
 // installs http-proxy into .bench/ (never into the project). Every fallback is written into `notes`.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,6 +110,8 @@ async function ensureBuilt(script: 'build' | 'sea', artifact: string, log: (line
 export async function setup(options: SetupOptions): Promise<BenchEnv> {
   const notes: string[] = [];
   mkdirSync(BENCH_DIR, { recursive: true });
+  // Proxy stdout files left by an interrupted run (a normal run removes its own).
+  for (const name of readdirSync(BENCH_DIR)) if (/^stdout-.*\.log$/.test(name)) rmSync(join(BENCH_DIR, name), { force: true });
   // Other work on the machine shifts every figure; ratios within one run soften that but do not cancel it.
   const busy = await cpuBusyShare(1000);
   if (busy !== null && busy > 0.1) notes.push(`WARNING: other processes kept the CPUs ${Math.round(busy * 100)}% busy just before the run; figures are unreliable.`);
