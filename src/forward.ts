@@ -221,7 +221,9 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
     /** The held body is complete (or too large to edit): decide, then send it. */
     function releaseHeld(complete: boolean): void {
-      const body = Buffer.concat(held ?? []);
+      const chunks = held ?? [];
+      // Most bodies arrive in one chunk: no copy then.
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
       held = null;
       const edited = complete ? injectStreamUsage(headers, body) : null;
       if (edited !== null) {
@@ -319,13 +321,14 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
       incoming.on('data', (chunk: Buffer) => {
         responseBytes += chunk.length;
-        // The tap sees the upstream's bytes, the usage chunk included (SPEC §5: its usage is recorded).
-        tap?.responseChunk(chunk);
         if (filter === null) {
           if (!res.write(chunk)) incoming.pause();
         } else if (!writeAll(filter.push(chunk))) {
           incoming.pause();
         }
+        // The client's bytes leave first; parsing them for usage never delays an event.
+        // The tap sees the upstream's bytes, the usage chunk included (SPEC §5: its usage is recorded).
+        tap?.responseChunk(chunk);
       });
       res.on('drain', () => incoming.resume());
       incoming.on('end', () => {

@@ -45,8 +45,21 @@ export interface PathTree {
   readonly maxRawKeyBytes: number;
 }
 
+// A sniffer is made per response, always from one of a few constant path lists: each list's
+// tree is built once. Trees are never changed after they are built.
+const treeCache = new WeakMap<readonly string[], PathTree>();
+
 /** Throws RangeError on a path with an empty key ("", "a..b"): that is a programming error, not input. */
 export function buildPathTree(paths: readonly string[]): PathTree {
+  let tree = treeCache.get(paths);
+  if (tree === undefined) {
+    tree = buildTree(paths);
+    treeCache.set(paths, tree);
+  }
+  return tree;
+}
+
+function buildTree(paths: readonly string[]): PathTree {
   const root = new PathNode();
   let maxKeyBytes = 0;
   for (const path of paths) {

@@ -16,8 +16,13 @@ export const CLOSE_OBJECT = 0x7d;
 /** Bytes walked one at a time before jumping with Buffer#indexOf: about what one indexOf call costs. */
 const WALK_BYTES = 32;
 
+const INITIAL_DEPTH = 16;
+
 export class ContainerSkipper {
-  private readonly closers: Uint8Array; // the closing byte each open level wants
+  // The closing byte each open level wants. It starts small and grows to maxDepth only for deep
+  // content: a sniffer is made per response, and most never skip more than a few levels.
+  private closers: Uint8Array = new Uint8Array(INITIAL_DEPTH);
+  private readonly maxDepth: number;
   private depthLimit = 0;
   /** Open levels; 0 once the container has closed. */
   depth = 0;
@@ -32,13 +37,20 @@ export class ContainerSkipper {
   private nextCloseObject = -1;
 
   constructor(maxDepth: number) {
-    this.closers = new Uint8Array(maxDepth);
+    this.maxDepth = maxDepth;
+  }
+
+  private grow(): Uint8Array {
+    const grown = new Uint8Array(Math.min(this.closers.length * 2, this.maxDepth));
+    grown.set(this.closers);
+    this.closers = grown;
+    return grown;
   }
 
   /** A container just opened with `open` ('[' or '{'); at most `depthLimit` levels may open inside it, itself included. */
   begin(open: number, depthLimit: number): boolean {
     if (depthLimit < 1) return false;
-    this.depthLimit = Math.min(depthLimit, this.closers.length);
+    this.depthLimit = Math.min(depthLimit, this.maxDepth);
     this.closers[0] = open + 2; // '[' + 2 is ']', '{' + 2 is '}'
     this.depth = 1;
     this.inString = false;
@@ -58,7 +70,7 @@ export class ContainerSkipper {
    * bracket it jumps with memchr: an embedding's 1536 floats or a 10 kB base64 string is one jump.
    */
   skip(buf: Buffer, i: number, n: number): number {
-    const closers = this.closers;
+    let closers = this.closers;
     let depth = this.depth;
     let inString = this.inString;
     while (i < n) {
@@ -106,6 +118,7 @@ export class ContainerSkipper {
         this.longString = false;
       } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
         if (depth === this.depthLimit) return -1;
+        if (depth === closers.length) closers = this.grow();
         closers[depth++] = c + 2;
       } else if (c !== closers[depth - 1]) {
         return -1;
