@@ -53,6 +53,7 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
 
   function onExchangeEnd(summary: ExchangeSummary): void {
     active--;
+    proxy.exchangeEnded();
     metrics.requestFinished({ method: summary.method, status: summary.status, durationMs: summary.durationMs, ttfbMs: summary.ttfbMs });
     if (summary.errorCode !== null && summary.errorCode.startsWith('upstream_')) metrics.upstreamError(summary.errorCode);
     if (config.accessLog) {
@@ -85,10 +86,10 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
     forwarder,
     shutdown,
     activeExchanges: () => active,
-    onRejected: (error) => {
+    onRejected: (error, method) => {
       metrics.requestStarted();
-      metrics.requestFinished({ method: 'OTHER', status: error.status, durationMs: 0, ttfbMs: null });
-      if (config.accessLog) logger.info('request', { method: null, path: null, status: error.status, error: error.code });
+      metrics.requestFinished({ method: method ?? 'OTHER', status: error.status, durationMs: 0, ttfbMs: null });
+      if (config.accessLog) logger.info('request', { method, path: null, status: error.status, error: error.code });
     },
   });
 

@@ -60,7 +60,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'LOG_FORMAT', flag: '--log-format', default: 'text', meaning: '`text` or `json` (one JSON object per line)' },
   { env: 'METRICS_ADDR', flag: '--metrics', default: 'none (off)', meaning: 'admin listener serving `GET /metrics`, `/healthz` and `/readyz`' },
   { env: 'INJECT_STREAM_USAGE', flag: '--inject-stream-usage', default: 'true', meaning: 'ask OpenAI-style streams for usage and hide the added usage chunk' },
-  { env: 'UPSTREAM_TIMEOUT_MS', flag: '--upstream-timeout', default: '600000', meaning: 'longest wait for the upstream\'s response headers; then 504' },
+  { env: 'UPSTREAM_TIMEOUT_MS', flag: '--upstream-timeout', default: '600000', meaning: 'longest wait for the upstream\'s response headers, then 504 (`0`: no limit)' },
   { env: 'SHUTDOWN_GRACE_MS', flag: '--shutdown-grace', default: '30000', meaning: 'on SIGTERM/SIGINT: stop accepting, let requests in flight finish this long, then exit' },
   { env: 'ACCESS_LOG', flag: '--access-log', default: 'true', meaning: 'one log line per request: method, path, status, duration, bytes' },
   { env: 'TRACK_USAGE', flag: '--track-usage', default: 'true', meaning: 'read token usage from responses (`false` makes a plain proxy)' },

@@ -78,6 +78,34 @@ export function clientResponseHeaders(raw: RawHeaders): string[] {
   return withoutHopByHop(raw);
 }
 
+/** An upstream response head as the forwarder needs it, read in one pass over the list. */
+export interface ResponseHead {
+  /** The headers for the client: the upstream's, minus hop-by-hop ones. */
+  readonly headers: string[];
+  readonly contentType: string | undefined;
+  readonly contentEncoding: string | undefined;
+  readonly contentLength: string | undefined;
+}
+
+export function clientResponseHead(raw: RawHeaders): ResponseHead {
+  const named = connectionOptions(raw);
+  const headers: string[] = [];
+  let contentType: string | undefined;
+  let contentEncoding: string | undefined;
+  let contentLength: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(lower) || named.has(lower)) continue;
+    headers.push(name, value);
+    if (lower === 'content-type') contentType ??= value;
+    else if (lower === 'content-encoding') contentEncoding ??= value;
+    else if (lower === 'content-length') contentLength ??= value;
+  }
+  return { headers, contentType, contentEncoding, contentLength };
+}
+
 /** The first value of a header, by case-insensitive name, or undefined. */
 export function headerValue(raw: RawHeaders, lowerName: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) {

@@ -45,11 +45,11 @@ export function keyIdFrom(headers: RawHeaders, query: string): string | null {
 }
 
 function decodeQueryComponent(text: string): string {
-  const spaced = text.replace(/\+/g, ' ');
+  // SPEC §8 says percent-decoded: a `+` stays a `+` (keys are not form fields).
   try {
-    return decodeURIComponent(spaced);
+    return decodeURIComponent(text);
   } catch {
     // Invalid percent-encoding: the bytes as sent are still the caller's key.
-    return spaced;
+    return text;
   }
 }

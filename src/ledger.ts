@@ -94,8 +94,14 @@ export function openLedger(path: string, report: (message: string) => void): Led
     });
   }
 
+  let closed = false;
   return {
     append(line) {
+      // After close() the fd may already belong to another file: a late line is dropped, and said so.
+      if (closed) {
+        report(`usage ledger ${JSON.stringify(path)}: a record arrived after the ledger was closed; it is not written`);
+        return;
+      }
       queue.push(line.endsWith('\n') ? line : line + '\n');
       if (!writing) {
         writing = true;
@@ -104,6 +110,7 @@ export function openLedger(path: string, report: (message: string) => void): Led
       }
     },
     async close() {
+      closed = true;
       if (writing || queue.length > 0) {
         await new Promise<void>((resolve) => {
           idle = resolve;

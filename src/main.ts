@@ -64,12 +64,19 @@ async function main(): Promise<void> {
     }
     stopping = true;
     logger.info(`${signal} received: shutting down`, { grace_ms: config.shutdownGraceMs });
-    void app.stop().then(({ cut }) => {
-      if (cut > 0) logger.warn(`Shutdown grace period over: cut ${cut} connection${cut === 1 ? '' : 's'} still in flight`);
-      logger.info('Stopped');
-      logger.flush();
-      process.exit(0);
-    });
+    app.stop().then(
+      ({ cut }) => {
+        if (cut > 0) logger.warn(`Shutdown grace period over: cut ${cut} connection${cut === 1 ? '' : 's'} still in flight`);
+        logger.info('Stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error('shutdown failed', { error: err instanceof Error ? err.message : String(err) });
+        logger.flush();
+        process.exit(1);
+      },
+    );
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -86,6 +93,9 @@ function exitWithUsageErrors(lines: readonly string[], format: LogFormat): void 
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`lm-proxy: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const message = `lm-proxy: fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  // SPEC §8: with LOG_FORMAT=json every stderr line is JSON, this one too.
+  const json = (process.argv.includes('--log-format=json') || process.env.LOG_FORMAT === 'json') && !process.argv.includes('--log-format=text');
+  process.stderr.write(json ? JSON.stringify({ level: 'error', time: new Date().toISOString(), msg: message }) + '\n' : message + '\n');
   process.exit(1);
 });

@@ -33,13 +33,15 @@ export interface ProxyServer {
   readonly server: http.Server;
   /** Stops accepting, lets requests in flight finish within graceMs, then cuts the rest. */
   shutdown(graceMs: number): Promise<{ readonly cut: number }>;
+  /** Tells the server an exchange has ended (idle connections are closed while draining). */
+  exchangeEnded(): void;
 }
 
 export interface ProxyServerOptions {
   readonly forwarder: Forwarder;
   readonly shutdown: ShutdownState;
-  /** Requests that never reached the forwarder (parse errors, 431, 408), for metrics. */
-  readonly onRejected?: (error: ProxyError) => void;
+  /** Requests that never reached the forwarder (CONNECT, parse errors, 431, 408), for metrics. */
+  readonly onRejected?: (error: ProxyError, method: string | null) => void;
   /** Exchanges in flight, for shutdown. */
   readonly activeExchanges: () => number;
 }
@@ -61,8 +63,11 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
 
   // Without a 'connect' listener Node would drop CONNECT requests silently.
   server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
+    // Node hands this socket over with no 'error' listener: a client that resets it
+    // while the answer is written would otherwise raise an uncaught ECONNRESET.
+    socket.on('error', () => socket.destroy());
     const error = proxyError('method_not_allowed', 'CONNECT is not supported: lm-proxy tunnels nothing');
-    onRejected?.(error);
+    onRejected?.(error, 'CONNECT');
     answerOnSocket(socket, error, 'Method Not Allowed');
   });
 
@@ -85,7 +90,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       error = proxyError('invalid_request', `the request could not be parsed (${err.code ?? 'parse error'})`);
       reason = 'Bad Request';
     }
-    onRejected?.(error);
+    onRejected?.(error, null);
     answerOnSocket(socket, error, reason);
   });
 
@@ -117,7 +122,14 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     return { cut };
   }
 
-  return { server, shutdown: shutdownServer };
+  // While draining, a keep-alive connection whose response was already under way when
+  // shutdown began (so it did not say `Connection: close`) falls idle when that response
+  // ends; close it then, or server.close() would wait out the whole grace period.
+  function exchangeEnded(): void {
+    if (shutdown.draining) setImmediate(() => server.closeIdleConnections());
+  }
+
+  return { server, shutdown: shutdownServer, exchangeEnded };
 }
 
 function answerOnSocket(socket: Duplex, error: ProxyError, reason: string): void {

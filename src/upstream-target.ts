@@ -41,6 +41,17 @@ export function resolveUpstreamTarget(target: string, basePath: string): TargetR
 }
 
 /**
+ * The path a log may show for any request target, refused ones included: the origin-form
+ * path without the query (which may hold a `key`) and without the authority of an
+ * absolute-form target (which may hold `user:password@`). '' when there is none.
+ */
+export function pathForLog(target: string): string {
+  const pathAndQuery = originFormOf(target) ?? '';
+  const q = pathAndQuery.indexOf('?');
+  return q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
+}
+
+/**
  * RFC 9112 §3.2: origin-form is returned as is; absolute-form (`scheme://authority/path?query`)
  * keeps only its path and query — its authority is never a place to connect to (SPEC §3).
  * Anything else (asterisk-form, authority-form, garbage) is null.

@@ -7,8 +7,7 @@
 // fallback when the response names none.
 
 import { createBodyDecoder, type BodyDecoder } from './body-decoder.ts';
-import type { EndReason, ExchangeStart, ExchangeSummary, ExchangeTap } from './forward.ts';
-import { headerValue, type RawHeaders } from './hop-by-hop.ts';
+import type { EndReason, ExchangeStart, ExchangeSummary, ExchangeTap, TapResponseHead } from './forward.ts';
 import { createJsonSniffer, type JsonSniffer } from './json-sniffer.ts';
 import { keyIdFrom } from './key-id.ts';
 import { createSseParser, type SseParser } from './sse.ts';
@@ -59,6 +58,7 @@ function bodyKindOf(contentType: string | undefined): BodyKind {
 }
 
 const REQUEST_MODEL_PATHS: readonly string[] = ['model'];
+const MAX_WARNED_CODINGS = 16;
 
 // The usage of a Responses API stream rides on `response.completed`, which repeats the
 // whole output (base64 images included): 1 MiB would drop it. Memory stays bounded:
@@ -116,8 +116,8 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
         if (!requestSniffer.failed) requestSniffer.feed(chunk);
       },
 
-      responseHead(_status: number, headers: RawHeaders) {
-        kind = bodyKindOf(headerValue(headers, 'content-type'));
+      responseHead(head: TapResponseHead) {
+        kind = bodyKindOf(head.contentType);
         if (kind === 'none') return;
         accumulator = createUsageAccumulator();
         if (kind === 'sse') {
@@ -136,7 +136,7 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
         } else {
           sniffer = createJsonSniffer({ capture: USAGE_CAPTURE_PATHS, onValue });
         }
-        decoder = createBodyDecoder(headerValue(headers, 'content-encoding'), {
+        decoder = createBodyDecoder(head.contentEncoding, {
           onData: feedDecoded,
           onEnd: () => {
             decoded = true;
@@ -145,7 +145,8 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
           onProblem(problem, detail) {
             if (problem === 'unsupported_coding') {
               undecodable = true;
-              if (!warnedCodings.has(detail)) {
+              // Bounded: an upstream inventing codings cannot grow the set without end.
+              if (!warnedCodings.has(detail) && warnedCodings.size < MAX_WARNED_CODINGS) {
                 warnedCodings.add(detail);
                 onUndecodable?.(detail);
               }

@@ -12,6 +12,10 @@ describe('graceful shutdown', () => {
       if (req.url === '/v1/slow') {
         onSlow();
         setTimeout(() => res.end('finished'), 400);
+      } else if (req.url === '/v1/head-first') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: first\n\n', () => onSlow());
+        setTimeout(() => res.end('data: last\n\n'), 400);
       } else if (req.url === '/v1/forever') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         const timer = setInterval(() => res.write('data: tick\n\n'), 50);
@@ -36,6 +40,26 @@ describe('graceful shutdown', () => {
     assert.equal(res.headers.connection, 'close');
     await assert.rejects(request(proxy.origin, { path: '/v1/models' }), /ECONNREFUSED|ECONNRESET/);
     assert.equal(await exit, 0);
+  });
+
+  test('a keep-alive connection whose response was under way at SIGTERM is closed when it ends; the grace period is not waited out', async () => {
+    const proxy = await startProxy({ upstream: `${upstream.origin}/v1`, args: ['--shutdown-grace', '60000'] });
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const headSent = new Promise<void>((resolve) => (onSlow = resolve));
+      const inFlight = request(proxy.origin, { path: '/v1/head-first', agent });
+      await headSent;
+      await delay(50); // the head (without Connection: close) has reached the client
+      const exit = proxy.stop('SIGTERM');
+      const res = await inFlight;
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.connection, 'keep-alive');
+      const guard = delay(10_000).then(() => 'still running after 10 s of a 60 s grace period');
+      assert.equal(await Promise.race([exit, guard]), 0);
+    } finally {
+      agent.destroy();
+      await proxy.stop('SIGKILL');
+    }
   });
 
   test('past the grace period the remaining connections are cut, counted in the log, and the process exits 0', async () => {
