@@ -39,13 +39,20 @@ function textValue(value: FieldValue): string {
 // total_tokens=…`, whatever order the caller built its fields in.
 const USAGE_FIRST: readonly string[] = ['prompt_tokens', 'completion_tokens', 'total_tokens'];
 
+function startsWithUsageCounts(keys: readonly string[]): boolean {
+  return keys[0] === USAGE_FIRST[0] && keys[1] === USAGE_FIRST[1] && keys[2] === USAGE_FIRST[2];
+}
+
 function textLine(level: Level, msg: string, fields: Fields | undefined): string {
   let line = `[${level.toUpperCase()}]`;
   // A line break in a message (an error's text) would forge a second log line.
   if (msg !== '') line += ' ' + msg.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
   if (fields !== undefined) {
     const keys = Object.keys(fields);
-    const ordered = level === 'usage' ? [...USAGE_FIRST.filter((k) => k in fields), ...keys.filter((k) => !USAGE_FIRST.includes(k))] : keys;
+    // Reordered only when the caller did not already put the three counts first.
+    const ordered = level === 'usage' && !startsWithUsageCounts(keys)
+      ? [...USAGE_FIRST.filter((k) => k in fields), ...keys.filter((k) => !USAGE_FIRST.includes(k))]
+      : keys;
     for (const key of ordered) line += ` ${key}=${textValue(fields[key] as FieldValue)}`;
   }
   return line + '\n';
