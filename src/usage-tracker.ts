@@ -126,8 +126,10 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
           sse = createSseParser(
             {
               onEvent(event) {
+                const data = asBuffer(event.data);
+                if (!mayCarryUsage(data, accumulator?.model() === null)) return;
                 eventSniffer.reset();
-                eventSniffer.feed(event.data);
+                eventSniffer.feed(data);
                 eventSniffer.end();
               },
             },
@@ -214,6 +216,22 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
             drained = resolve;
           }),
   };
+}
+
+// Most events of a stream are content deltas with no usage in them. A few native
+// byte searches (memchr speed) rule an event out before the JSON sniffer walks it:
+// it is sniffed only when it names a usage field, or a model while none is known yet,
+// or writes a key with an escape (`"us\u0061ge"`), which the searches cannot see.
+const USAGE_NEEDLES: readonly Buffer[] = [Buffer.from('usage'), Buffer.from('eval_count'), Buffer.from('\\u')];
+const MODEL_NEEDLE = Buffer.from('odel'); // model, modelVersion
+
+function mayCarryUsage(data: Buffer, needModel: boolean): boolean {
+  for (const needle of USAGE_NEEDLES) if (data.indexOf(needle) >= 0) return true;
+  return needModel && data.indexOf(MODEL_NEEDLE) >= 0;
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function round(ms: number): number {

@@ -59,6 +59,13 @@ describe('usage tracking through the real proxy', () => {
         res.end('{"usage": {"prompt_tokens": 4,, }');
         return;
       }
+      if (req.url === '/v1/escaped-key-sse') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write('data: {"model":"m-esc","choices":[{"delta":{"content":"hi"}}]}\n\n');
+        res.write('data: {"choices":[{"delta":{"content":"there"}}]}\n\n');
+        res.end('data: {"choices":[],"us\\u0061ge":{"prompt_tokens":2,"completion_tokens":3,"total_tokens":5}}\n\ndata: [DONE]\n\n');
+        return;
+      }
       if (req.url === '/v1/big-completed') {
         // A Responses API stream whose final event repeats a 2 MiB output, usage last.
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -166,6 +173,13 @@ describe('usage tracking through the real proxy', () => {
     assert.equal(fields.total_tokens, '6');
     assert.equal(fields.complete, 'false');
     assert.equal(fields.end, 'upstream_error');
+  });
+
+  test('a stream event whose usage key is written with an escape is still read', async () => {
+    await request(proxy.origin, { path: '/v1/escaped-key-sse', headers: { authorization: 'Bearer sk-escaped' } });
+    const fields = usageFields(await proxy.waitForLine(new RegExp(`key_id=${keyIdOf('sk-escaped')}`), 3_000));
+    assert.equal(fields.total_tokens, '5');
+    assert.equal(fields.model, 'm-esc');
   });
 
   test('a Responses stream whose final event is larger than 1 MiB still gives its usage', async () => {
