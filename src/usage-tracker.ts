@@ -218,16 +218,39 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
   };
 }
 
-// Most events of a stream are content deltas with no usage in them. A few native
-// byte searches (memchr speed) rule an event out before the JSON sniffer walks it:
-// it is sniffed only when it names a usage field, or a model while none is known yet,
-// or writes a key with an escape (`"us\u0061ge"`), which the searches cannot see.
-const USAGE_NEEDLES: readonly Buffer[] = [Buffer.from('usage'), Buffer.from('eval_count'), Buffer.from('\\u')];
+// Most events of a stream are content deltas with no usage in them — and once the
+// proxy has asked for usage (SPEC §5), each of them says `"usage":null`. A few native
+// byte searches (memchr speed) rule such an event out before the JSON sniffer walks
+// it: it is sniffed only when a usage field has a value other than null, when it
+// names a model while none is known yet, or when it writes a key with an escape
+// (`"us\u0061ge"`), which the searches cannot see.
+const USAGE_NEEDLE = Buffer.from('usage'); // usage, usageMetadata
+const OTHER_NEEDLES: readonly Buffer[] = [Buffer.from('eval_count'), Buffer.from('\\u')];
 const MODEL_NEEDLE = Buffer.from('odel'); // model, modelVersion
+const NULL_BYTES = Buffer.from('null');
 
 function mayCarryUsage(data: Buffer, needModel: boolean): boolean {
-  for (const needle of USAGE_NEEDLES) if (data.indexOf(needle) >= 0) return true;
+  for (let at = data.indexOf(USAGE_NEEDLE); at >= 0; at = data.indexOf(USAGE_NEEDLE, at + 1)) {
+    if (!isNullMember(data, at + USAGE_NEEDLE.length)) return true;
+  }
+  for (const needle of OTHER_NEEDLES) if (data.indexOf(needle) >= 0) return true;
   return needModel && data.indexOf(MODEL_NEEDLE) >= 0;
+}
+
+// After `usage`: `"`, whitespace, `:`, whitespace, then `null`? Anything else (an
+// object, `usageMetadata`, the word in a string) is left to the sniffer to judge.
+function isNullMember(data: Buffer, i: number): boolean {
+  if (data[i] !== 0x22) return false;
+  i++;
+  while (isJsonSpace(data[i])) i++;
+  if (data[i] !== 0x3a) return false;
+  i++;
+  while (isJsonSpace(data[i])) i++;
+  return i + 4 <= data.length && data.compare(NULL_BYTES, 0, 4, i, i + 4) === 0;
+}
+
+function isJsonSpace(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
