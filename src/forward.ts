@@ -16,7 +16,7 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Upstream } from './config.ts';
 import { describeUpstreamFailure, errorBody, proxyError, type ProxyError, type ProxyErrorCode } from './errors.ts';
-import { clientResponseHead, connectionOptions, upstreamRequestHeaders, type RawHeaders } from './hop-by-hop.ts';
+import { clientResponseHead, connectionOptions, upstreamRequestHeaders, withoutHeaders, type RawHeaders } from './hop-by-hop.ts';
 import { isInjectionCandidate, MAX_INJECT_BODY_BYTES } from './include-usage.ts';
 import { injectStreamUsage, isFilterableStream } from './stream-usage-injection.ts';
 import { createUsageChunkFilter, type UsageChunkFilter } from './usage-chunk-filter.ts';
@@ -104,6 +104,8 @@ const UPSTREAM_IDLE_SOCKET_MS = 4_000;
 // on a reused socket before any response byte is sent again, once. POST never is:
 // the upstream may already be running a paid generation.
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+
+const CONTENT_LENGTH: ReadonlySet<string> = new Set(['content-length']);
 
 const kExchange = Symbol('lm-proxy exchange');
 const kTimeout = Symbol('lm-proxy upstream timeout');
@@ -429,7 +431,7 @@ class Exchange {
     if (this.injected && isFilterableStream(status, head.contentType, head.contentEncoding)) {
       // The client gets fewer bytes than the upstream sent: its length no longer holds.
       this.filter = createUsageChunkFilter();
-      headers = withoutContentLength(headers);
+      headers = withoutHeaders(headers, CONTENT_LENGTH);
     }
     const sized = this.filter === null && head.contentLength !== undefined;
     this.closeDelimited = !sized && this.req.httpVersionMinor === 0 && this.req.httpVersionMajor === 1;
@@ -570,14 +572,6 @@ function onTimeout(exchange: Exchange): void {
   exchange.timedOut();
 }
 function ignore(): void {}
-
-function withoutContentLength(headers: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if ((headers[i] as string).toLowerCase() !== 'content-length') out.push(headers[i] as string, headers[i + 1] as string);
-  }
-  return out;
-}
 
 function asksForWebSocket(raw: RawHeaders): boolean {
   for (let i = 0; i < raw.length; i += 2) {

@@ -106,6 +106,22 @@ export function clientResponseHead(raw: RawHeaders): ResponseHead {
   return { headers, contentType, contentEncoding, contentLength };
 }
 
+/** The list without the named headers (lower-case names); nothing else is judged. */
+export function withoutHeaders(raw: RawHeaders, lowerNames: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (!lowerNames.has(name.toLowerCase())) out.push(name, raw[i + 1] as string);
+  }
+  return out;
+}
+
+/** A Content-Type's media type, lower-cased, without parameters (RFC 9110 §8.3.1). */
+export function mediaTypeOf(contentType: string): string {
+  const semicolon = contentType.indexOf(';');
+  return (semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+}
+
 /** The first value of a header, by case-insensitive name, or undefined. */
 export function headerValue(raw: RawHeaders, lowerName: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) {

@@ -3,6 +3,7 @@
 // turns the client's headers and whole body into the ones sent upstream, or
 // says the request goes as it came. Pure; the body text edit is include-usage.ts.
 
+import { mediaTypeOf, withoutHeaders } from './hop-by-hop.ts';
 import { injectIncludeUsage } from './include-usage.ts';
 
 export interface InjectedRequest {
@@ -13,17 +14,13 @@ export interface InjectedRequest {
 // The edited stream must be plain text the proxy can cut events out of, so the
 // upstream is asked not to compress it (RFC 9110 §12.5.3: identity only).
 const EDITABLE_ENCODING = 'identity';
+const REPLACED_HEADERS: ReadonlySet<string> = new Set(['content-length', 'accept-encoding']);
 
 /** The upstream request for an injected body, or null when the body goes untouched. */
 export function injectStreamUsage(headers: readonly string[], body: Buffer): InjectedRequest | null {
   const result = injectIncludeUsage(body);
   if (!result.injected) return null;
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    const lower = (headers[i] as string).toLowerCase();
-    if (lower === 'content-length' || lower === 'accept-encoding') continue;
-    out.push(headers[i] as string, headers[i + 1] as string);
-  }
+  const out = withoutHeaders(headers, REPLACED_HEADERS);
   out.push('Content-Length', String(result.body.length), 'Accept-Encoding', EDITABLE_ENCODING);
   return { headers: out, body: result.body };
 }
@@ -32,5 +29,5 @@ export function injectStreamUsage(headers: readonly string[], body: Buffer): Inj
 export function isFilterableStream(status: number, contentType: string | undefined, contentEncoding: string | undefined): boolean {
   if (status !== 200 || contentType === undefined) return false;
   if (contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity') return false;
-  return contentType.split(';', 1)[0]!.trim().toLowerCase() === 'text/event-stream';
+  return mediaTypeOf(contentType) === 'text/event-stream';
 }

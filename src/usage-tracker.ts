@@ -9,6 +9,7 @@
 import { createBodyDecoder, type BodyDecoder } from './body-decoder.ts';
 import type { EndReason, ExchangeStart, ExchangeSummary, ExchangeTap, TapResponseHead } from './forward.ts';
 import { createJsonSniffer, type JsonSniffer } from './json-sniffer.ts';
+import { mediaTypeOf } from './hop-by-hop.ts';
 import { keyIdFrom } from './key-id.ts';
 import { createSseParser, type SseParser } from './sse.ts';
 import { createUsageAccumulator, USAGE_CAPTURE_PATHS, type Usage, type UsageAccumulator } from './usage.ts';
@@ -48,8 +49,7 @@ type BodyKind = 'json' | 'ndjson' | 'sse' | 'none';
 // SPEC §4: usage is read from JSON, NDJSON and SSE bodies, whatever the path.
 function bodyKindOf(contentType: string | undefined): BodyKind {
   if (contentType === undefined) return 'none';
-  const semicolon = contentType.indexOf(';');
-  const media = (semicolon < 0 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
+  const media = mediaTypeOf(contentType);
   if (media === 'text/event-stream') return 'sse';
   if (media === 'application/json' || media.endsWith('+json')) return 'json';
   // NDJSON (Ollama's streams) is a sequence of JSON values, which the sniffer reads as such.
