@@ -70,6 +70,11 @@ const REQUEST_REMOVALS: ReadonlySet<string> = new Set(['host', 'expect']);
 export function upstreamRequestHeaders(raw: RawHeaders, upstreamAuthority: string): string[] {
   const filtered = withoutHopByHop(raw, REQUEST_REMOVALS);
   filtered.unshift('Host', upstreamAuthority);
+  // Transfer-Encoding is hop-by-hop, but the body it framed is not: without framing of
+  // its own, Node's client sends a GET, HEAD, DELETE or OPTIONS body as bare bytes after
+  // the head, and the upstream reads them as a second request that never passed the
+  // proxy's checks (request smuggling). So the body is re-framed, chunked, for every method.
+  if (headerValue(raw, 'transfer-encoding') !== undefined) filtered.push('Transfer-Encoding', 'chunked');
   return filtered;
 }
 

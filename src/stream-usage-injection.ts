@@ -14,7 +14,8 @@ export interface InjectedRequest {
 // The edited stream must be plain text the proxy can cut events out of, so the
 // upstream is asked not to compress it (RFC 9110 §12.5.3: identity only).
 const EDITABLE_ENCODING = 'identity';
-const REPLACED_HEADERS: ReadonlySet<string> = new Set(['content-length', 'accept-encoding']);
+// The edited body is whole, so it is sent with its length, not chunked.
+const REPLACED_HEADERS: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'accept-encoding']);
 
 /** The upstream request for an injected body, or null when the body goes untouched. */
 export function injectStreamUsage(headers: readonly string[], body: Buffer): InjectedRequest | null {

@@ -39,7 +39,9 @@ describe('hop-by-hop headers (RFC 9110 §7.6.1, SPEC §3)', () => {
         const headers = raw(['Accept', '*/*'], [spelled, 'x'], ['X-After', '1']);
         assert.deepEqual(withoutHopByHop(headers), raw(['Accept', '*/*'], ['X-After', '1']), spelled);
         assert.deepEqual(clientResponseHeaders(headers), raw(['Accept', '*/*'], ['X-After', '1']), spelled);
-        assert.deepEqual(upstreamRequestHeaders(headers, 'up.example'), raw(['Host', 'up.example'], ['Accept', '*/*'], ['X-After', '1']), spelled);
+        // A request's Transfer-Encoding goes, and its body is re-framed by the proxy's own (below).
+        const reframed = name === 'transfer-encoding' ? [['Transfer-Encoding', 'chunked'] as const] : [];
+        assert.deepEqual(upstreamRequestHeaders(headers, 'up.example'), raw(['Host', 'up.example'], ['Accept', '*/*'], ['X-After', '1'], ...reframed), spelled);
       }
     }
   });
@@ -86,6 +88,14 @@ describe('headers named by Connection (RFC 9110 §7.6.1)', () => {
   test('Connection: host cannot remove the Host the proxy sends upstream', () => {
     const out = upstreamRequestHeaders(raw(['Host', 'client.example'], ['Connection', 'host, content-length'], ['Content-Length', '2']), 'up.example:8080');
     assert.deepEqual(out, raw(['Host', 'up.example:8080'], ['Content-Length', '2']));
+  });
+
+  test('a chunked request body is re-framed chunked upstream, whatever coding the client named', () => {
+    const out = upstreamRequestHeaders(raw(['transfer-encoding', 'gzip, chunked'], ['Content-Type', 'text/plain']), 'up.example');
+    assert.deepEqual(out, raw(['Host', 'up.example'], ['Content-Type', 'text/plain'], ['Transfer-Encoding', 'chunked']));
+    // Named by Connection too: still one header, the proxy's own.
+    const named = upstreamRequestHeaders(raw(['Connection', 'transfer-encoding'], ['Transfer-Encoding', 'chunked']), 'h');
+    assert.deepEqual(named, raw(['Host', 'h'], ['Transfer-Encoding', 'chunked']));
   });
 
   test('an empty or absent Connection header removes nothing else', () => {
