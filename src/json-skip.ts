@@ -16,12 +16,11 @@ export const CLOSE_OBJECT = 0x7d;
 /** Bytes walked one at a time before jumping with Buffer#indexOf: about what one indexOf call costs. */
 const WALK_BYTES = 32;
 
-const INITIAL_DEPTH = 16;
-
 export class ContainerSkipper {
-  // The closing byte each open level wants. It starts small and grows to maxDepth only for deep
-  // content: a sniffer is made per response, and most never skip more than a few levels.
-  private closers: Uint8Array = new Uint8Array(INITIAL_DEPTH);
+  // The closing byte each open level wants, grown as levels open (at most maxDepth). A plain
+  // array, not a typed one: a sniffer is made per response, and a typed array's backing
+  // store cost more than the whole skip of a small body (measured).
+  private readonly closers: number[] = [];
   private readonly maxDepth: number;
   private depthLimit = 0;
   /** Open levels; 0 once the container has closed. */
@@ -38,13 +37,6 @@ export class ContainerSkipper {
 
   constructor(maxDepth: number) {
     this.maxDepth = maxDepth;
-  }
-
-  private grow(): Uint8Array {
-    const grown = new Uint8Array(Math.min(this.closers.length * 2, this.maxDepth));
-    grown.set(this.closers);
-    this.closers = grown;
-    return grown;
   }
 
   /** A container just opened with `open` ('[' or '{'); at most `depthLimit` levels may open inside it, itself included. */
@@ -70,7 +62,7 @@ export class ContainerSkipper {
    * bracket it jumps with memchr: an embedding's 1536 floats or a 10 kB base64 string is one jump.
    */
   skip(buf: Buffer, i: number, n: number): number {
-    let closers = this.closers;
+    const closers = this.closers;
     let depth = this.depth;
     let inString = this.inString;
     while (i < n) {
@@ -118,7 +110,6 @@ export class ContainerSkipper {
         this.longString = false;
       } else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
         if (depth === this.depthLimit) return -1;
-        if (depth === closers.length) closers = this.grow();
         closers[depth++] = c + 2;
       } else if (c !== closers[depth - 1]) {
         return -1;

@@ -121,7 +121,9 @@ class Sniffer implements JsonSniffer {
   constructor(options: JsonSnifferOptions) {
     const tree = buildPathTree(options.capture);
     this.root = tree.root;
-    this.keyBuf = Buffer.alloc(tree.maxRawKeyBytes + 1); // one more: a key that fills it is too long
+    // One more: a key that fills it is too long. From the shared pool: a sniffer is made per
+    // response, and an ArrayBuffer of its own per sniffer measured a third of a small body's sniff.
+    this.keyBuf = Buffer.allocUnsafe(tree.maxRawKeyBytes + 1);
     this.onValue = options.onValue;
     this.captures = new CaptureStack(options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
   }

@@ -4,13 +4,18 @@
 // skipped), x-api-key, api-key, x-goog-api-key, the percent-decoded `key` query
 // parameter. Pure apart from hashing.
 
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { RawHeaders } from './hop-by-hop.ts';
 
 const KEY_HEADERS: readonly string[] = ['x-api-key', 'api-key', 'x-goog-api-key'];
 
+// crypto.hash (Node 20.12+) is the one-shot form: half the cost of a Hash object per
+// record (measured 0.49 vs 1.01 µs). Older Node 20 releases get the Hash object.
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string) => string }).hash;
+
 export function keyIdOf(key: string): string {
-  return createHash('sha256').update(key).digest('hex').slice(0, 12);
+  const hex = oneShotHash !== undefined ? oneShotHash('sha256', key) : crypto.createHash('sha256').update(key).digest('hex');
+  return hex.slice(0, 12);
 }
 
 /** The caller's key, found as SPEC §8 orders the places, or null. */

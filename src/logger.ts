@@ -6,6 +6,7 @@
 // It never sees a credential: callers pass only the fields meant to be logged.
 
 import type { LogFormat } from './config.ts';
+import { isoTimeNow } from './iso-time.ts';
 
 export type FieldValue = string | number | boolean | null;
 export type Fields = Readonly<Record<string, FieldValue>>;
@@ -43,23 +44,28 @@ function startsWithUsageCounts(keys: readonly string[]): boolean {
   return keys[0] === USAGE_FIRST[0] && keys[1] === USAGE_FIRST[1] && keys[2] === USAGE_FIRST[2];
 }
 
+const TAGS: Readonly<Record<Level, string>> = { info: '[INFO]', warn: '[WARN]', error: '[ERROR]', usage: '[USAGE]' };
+
 function textLine(level: Level, msg: string, fields: Fields | undefined): string {
-  let line = `[${level.toUpperCase()}]`;
+  let line = TAGS[level];
   // A line break in a message (an error's text) would forge a second log line.
-  if (msg !== '') line += ' ' + msg.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+  if (msg !== '') line += ' ' + (msg.includes('\r') || msg.includes('\n') ? msg.replace(/\r/g, '\\r').replace(/\n/g, '\\n') : msg);
   if (fields !== undefined) {
     const keys = Object.keys(fields);
     // Reordered only when the caller did not already put the three counts first.
     const ordered = level === 'usage' && !startsWithUsageCounts(keys)
       ? [...USAGE_FIRST.filter((k) => k in fields), ...keys.filter((k) => !USAGE_FIRST.includes(k))]
       : keys;
-    for (const key of ordered) line += ` ${key}=${textValue(fields[key] as FieldValue)}`;
+    for (let i = 0; i < ordered.length; i++) {
+      const key = ordered[i] as string;
+      line += ' ' + key + '=' + textValue(fields[key] as FieldValue);
+    }
   }
   return line + '\n';
 }
 
 function jsonLine(level: Level, msg: string, fields: Fields | undefined): string {
-  return JSON.stringify({ level, time: new Date().toISOString(), msg, ...fields }) + '\n';
+  return JSON.stringify({ level, time: isoTimeNow(), msg, ...fields }) + '\n';
 }
 
 export function createLogger(format: LogFormat, stdout: LineSink, stderr: LineSink): Logger {

@@ -10,6 +10,7 @@ import { createBodyDecoder, type BodyDecoder } from './body-decoder.ts';
 import type { EndReason, ExchangeStart, ExchangeSummary, ExchangeTap, TapResponseHead } from './forward.ts';
 import { createJsonSniffer, type JsonSniffer } from './json-sniffer.ts';
 import { mediaTypeOf } from './hop-by-hop.ts';
+import { isoTimeNow } from './iso-time.ts';
 import { keyIdFrom } from './key-id.ts';
 import { createSseParser, type SseParser } from './sse.ts';
 import { createUsageAccumulator, USAGE_CAPTURE_PATHS, type Usage, type UsageAccumulator } from './usage.ts';
@@ -180,13 +181,18 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
             // A body that ended cleanly but was not whole, valid JSON (SPEC §8).
             const end: UsageEnd = summary.end === 'done' && (bodyEnd === 'malformed' || bodyEnd === 'truncated') ? 'malformed' : summary.end;
             onRecord({
-              time: new Date().toISOString(),
+              time: isoTimeNow(),
               method: start.method,
               path: start.clientPath,
               status: summary.status,
               model: acc.model() ?? requestModel,
               stream: kind !== 'json',
-              ...usage,
+              prompt_tokens: usage.prompt_tokens,
+              completion_tokens: usage.completion_tokens,
+              total_tokens: usage.total_tokens,
+              cached_tokens: usage.cached_tokens,
+              reasoning_tokens: usage.reasoning_tokens,
+              cache_creation_tokens: usage.cache_creation_tokens,
               complete: end === 'done',
               end,
               duration_ms: round(summary.durationMs),

@@ -107,7 +107,8 @@ export async function runRequestScenarios(ctx: BenchContext, which: { readonly m
   const notes = [
     `Upstream: ${upstream.kind === 'nginx' ? 'nginx-light (one process, `return 200` of the JSON)' : 'the Node upstream (nginx not installed)'} on the load CPU; load: ${ctx.env.wrk ? 'wrk -t1 with a Lua POST script' : 'the Node load generator'}.`,
   ];
-  const targets = await startTargets(ctx.env, availableTargets(ctx.env), upstream.origin).catch(async (error: unknown) => {
+  // Scenario 1 also runs lm-proxy with tracking off: what tracking costs, from the same run.
+  const targets = await startTargets(ctx.env, availableTargets(ctx.env, which.many), upstream.origin).catch(async (error: unknown) => {
     await upstream.child.stop();
     throw error;
   });
@@ -122,7 +123,8 @@ export async function runRequestScenarios(ctx: BenchContext, which: { readonly m
     }
     if (which.one) {
       const seconds = ctx.quick ? 2 : 4;
-      reports.push(latencyReport(await measure(ctx, targets, 1, seconds, ctx.rounds), notes, seconds, ctx.rounds));
+      const latencyTargets = targets.filter((t) => t.name !== 'lm-proxy, tracking off');
+      reports.push(latencyReport(await measure(ctx, latencyTargets, 1, seconds, ctx.rounds), notes, seconds, ctx.rounds));
     }
   } finally {
     await stopTargets(targets);
