@@ -8,7 +8,7 @@
 
 import { createBodyDecoder, type BodyDecoder } from './body-decoder.ts';
 import type { EndReason, ExchangeStart, ExchangeSummary, ExchangeTap, TapResponseHead } from './forward.ts';
-import { createJsonSniffer, type JsonSniffer } from './json-sniffer.ts';
+import { createJsonSniffer, type JsonSniffer, type SniffEnd } from './json-sniffer.ts';
 import { mediaTypeOf } from './hop-by-hop.ts';
 import { isoTimeNow } from './iso-time.ts';
 import { keyIdFrom } from './key-id.ts';
@@ -94,6 +94,9 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
     // Set when the exchange is over; called once the decoder has delivered its last byte.
     let onDecoded: (() => void) | null = null;
     let decoded = false;
+    // An event stream held an event that is not JSON: usage stops counting there, as it
+    // does in a JSON body (SPEC §8).
+    let sseMalformed = false;
 
     function onValue(path: string, value: unknown): void {
       accumulator?.add(path, value);
@@ -127,11 +130,16 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
           sse = createSseParser(
             {
               onEvent(event) {
+                if (sseMalformed) return;
                 const data = asBuffer(event.data);
-                if (!mayCarryUsage(data, accumulator?.model() === null)) return;
+                if (!mayCarryUsage(data, accumulator?.model() === null)) {
+                  if (!mayBeJsonEventData(data)) sseMalformed = true;
+                  return;
+                }
                 eventSniffer.reset();
                 eventSniffer.feed(data);
-                eventSniffer.end();
+                const result = eventSniffer.end();
+                if (result === 'malformed' || result === 'truncated') sseMalformed = true;
               },
             },
             { maxLineBytes: MAX_SSE_EVENT_BYTES },
@@ -173,8 +181,15 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
         // The decoder may still be inflating: the record waits for its real end.
         const finalize = (): void => {
           try {
-            sse?.end();
-            const bodyEnd = sniffer?.end() ?? 'ok';
+            let bodyEnd: SniffEnd = 'ok';
+            if (sse !== null) {
+              // Bytes still held at the end are an event cut off before its blank line.
+              if (sseMalformed) bodyEnd = 'malformed';
+              else if (sse.bufferedBytes > 0) bodyEnd = 'truncated';
+              sse.end();
+            } else if (sniffer !== null) {
+              bodyEnd = sniffer.end();
+            }
             const usage = acc.usage();
             // `undecodable` is checked again: the decoder may hit its cap after finish().
             if (usage === null || undecodable) return;
@@ -253,6 +268,20 @@ function isNullMember(data: Buffer, i: number): boolean {
   i++;
   while (isJsonSpace(data[i])) i++;
   return i + 4 <= data.length && data.compare(NULL_BYTES, 0, 4, i, i + 4) === 0;
+}
+
+// The cheap check for an event the sniffer skips: its data opens and closes like a
+// JSON object or array (OpenAI's closing `[DONE]` does too). What it lets pass is
+// never read for usage, so a fault it misses costs no number, only the
+// `end=malformed` mark.
+function mayBeJsonEventData(data: Buffer): boolean {
+  let first = 0;
+  let last = data.length - 1;
+  while (first <= last && isJsonSpace(data[first])) first++;
+  while (last > first && isJsonSpace(data[last])) last--;
+  const open = data[first];
+  if (open === 0x7b) return data[last] === 0x7d; // {…}
+  return open === 0x5b && data[last] === 0x5d; // […]
 }
 
 function isJsonSpace(byte: number | undefined): boolean {

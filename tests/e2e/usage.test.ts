@@ -32,6 +32,17 @@ const ENCODERS: Record<string, (body: Buffer) => Buffer> = {
   'gzip, br': (b) => zlib.brotliCompressSync(zlib.gzipSync(b)),
 };
 
+const USAGE_EVENT = 'data: {"choices":[],"usage":{"prompt_tokens":4,"completion_tokens":2,"total_tokens":6}}\n\n';
+/** Bodies that end cleanly but are not whole and valid (SPEC §8), by the name the route serves them at. */
+const RAW_BODIES: Record<string, { contentType: string; parts: string[] }> = {
+  'sse-usage-then-garbage': { contentType: 'text/event-stream', parts: [USAGE_EVENT, 'data: {not json\n\n', 'data: [DONE]\n\n'] },
+  'sse-usage-then-cut-event': { contentType: 'text/event-stream', parts: [USAGE_EVENT, 'data: {"choices":[{"delta":'] },
+  'sse-usage-then-cut-json': { contentType: 'text/event-stream', parts: [USAGE_EVENT, 'data: {"choices":[],"usage":{"prompt_tokens":9,\n\n'] },
+  'sse-garbage-then-usage': { contentType: 'text/event-stream', parts: ['data: {garbage\n\n', USAGE_EVENT] },
+  'ndjson-usage-then-garbage': { contentType: 'application/x-ndjson', parts: ['{"model":"m","prompt_eval_count":3,"eval_count":2}\n', '{oops\n'] },
+  'sse-whole': { contentType: 'text/event-stream', parts: ['event: ping\ndata: {"type":"ping"}\n\n', USAGE_EVENT, ': comment\n\ndata: [DONE]\n\n'] },
+};
+
 describe('usage tracking through the real proxy', () => {
   let upstream: TestUpstream;
   let proxy: ProxyProcess;
@@ -52,6 +63,14 @@ describe('usage tracking through the real proxy', () => {
       if (req.url === '/v1/usage-then-garbage') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"usage":{"prompt_tokens":4,"completion_tokens":2,"total_tokens":6}, oops}');
+        return;
+      }
+      const raw = RAW_BODIES[(req.url ?? '').slice('/v1/raw/'.length)];
+      if (req.url?.startsWith('/v1/raw/') && raw !== undefined) {
+        res.writeHead(200, { 'content-type': raw.contentType });
+        // One write per part, so the fault may sit at a chunk boundary.
+        for (const part of raw.parts) res.write(part);
+        res.end();
         return;
       }
       if (req.url === '/v1/malformed') {
@@ -194,6 +213,31 @@ describe('usage tracking through the real proxy', () => {
     const fields = usageFields(await proxy.waitForLine(new RegExp(`key_id=${keyIdOf('sk-garbage')}`), 3_000));
     assert.equal(fields.complete, 'false');
     assert.equal(fields.end, 'malformed');
+  });
+
+  for (const name of ['sse-usage-then-garbage', 'sse-usage-then-cut-event', 'sse-usage-then-cut-json', 'ndjson-usage-then-garbage']) {
+    test(`${name}: usage, then a fault before a clean end, gives complete=false end=malformed`, async () => {
+      await request(proxy.origin, { path: `/v1/raw/${name}`, headers: { authorization: `Bearer sk-${name}` } });
+      const fields = usageFields(await proxy.waitForLine(new RegExp(`key_id=${keyIdOf(`sk-${name}`)}`), 3_000));
+      assert.ok(fields.total_tokens === '6' || fields.total_tokens === '5', fields.total_tokens);
+      assert.equal(fields.complete, 'false');
+      assert.equal(fields.end, 'malformed');
+    });
+  }
+
+  test('a whole event stream with pings, comments and [DONE] is complete', async () => {
+    await request(proxy.origin, { path: '/v1/raw/sse-whole', headers: { authorization: 'Bearer sk-sse-whole' } });
+    const fields = usageFields(await proxy.waitForLine(new RegExp(`key_id=${keyIdOf('sk-sse-whole')}`), 3_000));
+    assert.equal(fields.total_tokens, '6');
+    assert.equal(fields.complete, 'true');
+    assert.equal(fields.end, 'done');
+  });
+
+  test('an event stream that turns out malformed before its usage gives no line', async () => {
+    await request(proxy.origin, { path: '/v1/raw/sse-garbage-then-usage', headers: { authorization: 'Bearer sk-garbage-first' } });
+    const next = await replay(USAGE_FIXTURES[0]!);
+    await proxy.waitForLine(new RegExp(`key_id=${keyIdOf(next.key)}`), 3_000);
+    assert.ok(!proxy.stdout.some((line) => line.includes(`key_id=${keyIdOf('sk-garbage-first')}`)));
   });
 
   test('the model falls back to the request body\'s, and the ledger line carries every field', async () => {
