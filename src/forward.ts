@@ -104,11 +104,20 @@ const UPSTREAM_IDLE_SOCKET_MS = 4_000;
 // on a reused socket before any response byte is sent again, once. POST never is:
 // the upstream may already be running a paid generation.
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+// A retry sends the body again, so an idempotent request keeps references to the
+// chunks it forwarded, up to this much, until its response begins. A larger body
+// is not retried: holding it would be buffering it (SPEC §3).
+const MAX_REPLAY_BODY_BYTES = 64 * 1024;
 
 const CONTENT_LENGTH: ReadonlySet<string> = new Set(['content-length']);
 
 const kExchange = Symbol('lm-proxy exchange');
 const kTimeout = Symbol('lm-proxy upstream timeout');
+// On a pooled upstream socket: its bytesRead when the last response on it ended. A
+// request that fails on it with bytesRead unchanged got no response byte (SPEC §8).
+const kBytesReadAtRelease = Symbol('lm-proxy bytes read at release');
+
+type PooledSocket = NonNullable<http.ClientRequest['socket']> & { [kBytesReadAtRelease]?: number };
 
 type Tagged<T> = T & { [kExchange]?: Exchange };
 type UpstreamError = NodeJS.ErrnoException & { [kTimeout]?: true };
@@ -217,6 +226,11 @@ class Exchange {
   private held: Buffer[] | null;
   private heldBytes = 0;
   private injected = false;
+  // The forwarded body of an idempotent request, kept for a retry (SPEC §8); null
+  // when there is none yet, or once it can no longer be retried.
+  private replay: Buffer[] | null = null;
+  private replayBytes = 0;
+  private replayable: boolean;
   private filter: UsageChunkFilter | null = null;
   // A close-delimited body (an HTTP/1.0 client, no Content-Length) ends at the
   // connection's end, so only a reset can tell the client it was cut short.
@@ -234,6 +248,7 @@ class Exchange {
     this.tap = options.openTap?.({ method, clientPath, query, requestHeaders: req.rawHeaders }) ?? null;
     this.headers = upstreamRequestHeaders(req.rawHeaders, options.upstream.authority);
     this.held = options.injectStreamUsage && isInjectionCandidate(method, clientPath) ? [] : null;
+    this.replayable = IDEMPOTENT_METHODS.has(method);
   }
 
   start(): void {
@@ -303,6 +318,7 @@ class Exchange {
       // SPEC §5: bodies above 8 MiB go through untouched, as they came.
       if (this.heldBytes > MAX_INJECT_BODY_BYTES) this.releaseHeld(false);
     } else {
+      if (this.replayable) this.keepForReplay(chunk);
       const upReq = this.upReq;
       if (upReq !== null && !upReq.destroyed && !upReq.write(chunk)) {
         this.req.pause();
@@ -310,6 +326,16 @@ class Exchange {
       }
     }
     this.tap?.requestChunk(chunk);
+  }
+
+  private keepForReplay(chunk: Buffer): void {
+    this.replayBytes += chunk.length;
+    if (this.replayBytes > MAX_REPLAY_BODY_BYTES) {
+      this.replayable = false;
+      this.replay = null;
+    } else {
+      (this.replay ??= []).push(chunk);
+    }
   }
 
   clientEnd(): void {
@@ -360,11 +386,13 @@ class Exchange {
       // One stale pooled socket usually means the upstream restarted and every idle
       // socket is stale: closing them all spares the next requests a 502 each.
       this.dropIdleSockets();
-      if (this.attempts === 1 && this.requestBytes === 0 && this.requestEnded && IDEMPOTENT_METHODS.has(this.method)) {
+      if (this.attempts === 1 && this.replayable && this.requestEnded && !gotResponseBytes(outgoing)) {
         // The upstream closed a kept-alive socket just as it was reused (SPEC §8). The
         // retry goes on a fresh connection, never on another pooled one.
+        const replay = this.replay;
+        this.replay = null;
         this.armTimer();
-        this.send(null, true);
+        this.send(replay === null ? null : replay.length === 1 ? (replay[0] as Buffer) : Buffer.concat(replay), true);
         return;
       }
       this.fail('upstream_error', proxyError('upstream_reset', describeUpstreamFailure(err)));
@@ -426,6 +454,9 @@ class Exchange {
     }
     this.upRes = incoming;
     incoming[kExchange] = this;
+    // A response began: the request is never sent again, so its body need not be kept.
+    this.replayable = false;
+    this.replay = null;
     const head = clientResponseHead(incoming.rawHeaders);
     let headers = head.headers;
     if (this.injected && isFilterableStream(status, head.contentType, head.contentEncoding)) {
@@ -473,6 +504,9 @@ class Exchange {
   }
 
   upstreamEnd(): void {
+    // The request's socket: Node has already detached the response from it for the pool.
+    const socket: PooledSocket | null = this.upReq?.socket ?? null;
+    if (socket !== null) socket[kBytesReadAtRelease] = socket.bytesRead;
     if (this.filter !== null) this.writeAll(this.filter.end());
     this.res.end();
   }
@@ -572,6 +606,14 @@ function onTimeout(exchange: Exchange): void {
   exchange.timedOut();
 }
 function ignore(): void {}
+
+/** Whether any byte of a response to this request arrived on its reused socket. */
+function gotResponseBytes(outgoing: http.ClientRequest): boolean {
+  const socket: PooledSocket | null = outgoing.socket;
+  const atRelease = socket?.[kBytesReadAtRelease];
+  // Unknown counts as arrived: a retry must never repeat a request the upstream answered.
+  return socket === null || atRelease === undefined || socket.bytesRead !== atRelease;
+}
 
 function asksForWebSocket(raw: RawHeaders): boolean {
   for (let i = 0; i < raw.length; i += 2) {

@@ -253,12 +253,24 @@ describe('a slow or silent upstream', () => {
 describe('stale kept-alive upstream sockets', () => {
   /** Sockets whose next request is answered by closing them, as a server that timed them out would. */
   const armed = new WeakSet<net.Socket>();
+  /** Sockets whose next request gets part of a response head, then a reset. */
+  const partial = new WeakSet<net.Socket>();
   let raw: RawUpstream;
 
   before(async () => {
     raw = await startRawUpstream((socket, req) => {
       if (armed.has(socket) || req.url === '/v1/always-closed') {
         socket.destroy();
+        return;
+      }
+      if (partial.has(socket)) {
+        socket.write('HTTP/1.1 200 OK\r\nX-Partial: 1\r\n');
+        setTimeout(() => socket.destroy(), 20);
+        return;
+      }
+      if (req.url === '/v1/arm-partial') {
+        socket.write(okResponse('armed'));
+        partial.add(socket);
         return;
       }
       const answer = (): void => {
@@ -285,22 +297,58 @@ describe('stale kept-alive upstream sockets', () => {
     return raw.requests.filter((r) => r.url === url && r.method === method);
   }
 
-  test('GET and DELETE failing on a reused socket before any response byte are retried once on a fresh connection', async () => {
-    for (const method of ['GET', 'DELETE']) {
+  const IDEMPOTENT_CASES: readonly { method: string; body?: string }[] = [
+    { method: 'GET' },
+    { method: 'HEAD' },
+    { method: 'OPTIONS' },
+    { method: 'DELETE' },
+    { method: 'DELETE', body: '{"id":"file-1"}' },
+    { method: 'PUT', body: 'x'.repeat(10_000) },
+  ];
+
+  for (const { method, body } of IDEMPOTENT_CASES) {
+    test(`${method}${body === undefined ? '' : ' with a body'} failing on a reused socket before any response byte is retried once on a fresh connection`, async () => {
       // Two stale sockets: a retry taken from the pool would meet the second one.
       const proxy = await proxyWithArmedSockets(2);
       try {
-        const url = `/v1/idempotent-${method}`;
-        const res = await request(proxy.origin, { method, path: url });
+        const url = `/v1/idempotent-${method}-${body === undefined ? 'bodyless' : 'body'}`;
+        // Content-Length given: Node's client frames no DELETE body by itself.
+        const withBody = body === undefined ? {} : { body, headers: { 'content-length': String(body.length) } };
+        const res = await request(proxy.origin, { method, path: url, ...withBody });
         assert.equal(res.status, 200, `${method}: ${res.body.toString()}`);
         const attempts = requestsFor(url, method);
         assert.equal(attempts.length, 2, method);
         assert.ok(attempts[0]!.indexOnConnection > 1, `${method}: the first attempt reused a socket`);
         assert.equal(attempts[1]!.indexOnConnection, 1, `${method}: the retry went on a fresh connection`);
-        assert.equal(res.body.toString(), `${method} ${url} on connection ${attempts[1]!.connection}`);
+        assert.equal(attempts[1]!.body.toString(), body ?? '', `${method}: the retry carried the whole body`);
+        if (method !== 'HEAD') assert.equal(res.body.toString(), `${method} ${url} on connection ${attempts[1]!.connection}`);
       } finally {
         await proxy.stop();
       }
+    });
+  }
+
+  test('a PUT whose body is too large to keep for a retry is not retried and gets 502', async () => {
+    const proxy = await proxyWithArmedSockets(1);
+    try {
+      const res = await request(proxy.origin, { method: 'PUT', path: '/v1/big-put', body: 'x'.repeat(100 * 1024) });
+      assert.equal(res.status, 502);
+      assert.equal(errorOf(res.body).code, 'upstream_reset');
+      assert.equal(requestsFor('/v1/big-put', 'PUT').length, 1);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  test('a GET whose reused socket broke after part of a response head is not retried', async () => {
+    const proxy = await startProxy({ upstream: `${raw.origin}/v1` });
+    try {
+      assert.equal((await request(proxy.origin, { path: '/v1/arm-partial' })).status, 200);
+      const res = await request(proxy.origin, { path: '/v1/partial-then-reset' });
+      assert.equal(res.status, 502);
+      assert.equal(requestsFor('/v1/partial-then-reset', 'GET').length, 1, 'the upstream had begun to answer: never asked again');
+    } finally {
+      await proxy.stop();
     }
   });
 
