@@ -62,6 +62,9 @@ export function injectIncludeUsage(body: Buffer): InjectResult {
   for (const member of top.members) {
     if (keyIs(body, member, 'stream')) {
       stream = member;
+    } else if (keyIs(body, member, 'include_usage')) {
+      // Misplaced (it belongs in stream_options), but the client wrote it: its word.
+      includeUsageWritten = true;
     } else if (keyIs(body, member, 'stream_options')) {
       options = member;
       optionsObject = body[member.valueStart] === OPEN_BRACE ? scanObject(body, member.valueStart) : null;

@@ -156,8 +156,13 @@ describe('injectIncludeUsage: the client\'s own include_usage', () => {
     assertUntouched('{"stream":true,"stream_options":{"include_usage":false},"stream_options":{}}', 'include_usage_present');
   });
 
+  test('counts a misplaced top-level include_usage as the client\'s word', () => {
+    assertUntouched('{"stream":true,"include_usage":false}', 'include_usage_present');
+    assertUntouched('{"include_usage":true,"stream":true,"stream_options":{}}', 'include_usage_present');
+  });
+
   test('does not count include_usage written in message text or nested deeper', () => {
-    const input = '{"messages":[{"role":"user","content":"set \\"include_usage\\": false please"}],"include_usage":false,"stream":true}';
+    const input = '{"messages":[{"role":"user","content":"set \\"include_usage\\": false please"}],"stream":true}';
     assertInserted(input, input.length - 1, NEW_MEMBER);
     const nested = '{"stream":true,"stream_options":{"extra":{"include_usage":false}}}';
     assertInserted(nested, nested.length - 2, ',"include_usage":true');
@@ -261,6 +266,7 @@ function randomBody(rand: () => number): { text: string; expected: boolean } {
       anyMention ||= lastOptions.mentionsIncludeUsage;
       value = lastOptions.text;
     } else {
+      anyMention ||= key === 'include_usage'; // misplaced at the top, still the client's word
       value = rand() < 0.3 ? '{"stream":true,"stream_options":{"include_usage":false}}' : randomValue(rand, 1, { nodes: 8 });
     }
     members.push(ws() + writeString(rand, key) + ws() + ':' + ws() + value + ws());
