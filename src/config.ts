@@ -93,7 +93,8 @@ const BOOLEAN_WORDS: ReadonlyMap<string, boolean> = new Map([
   ['false', false], ['0', false], ['no', false], ['off', false],
 ]);
 
-// setTimeout() cannot wait longer than 2^31-1 ms (about 24.8 days).
+// setTimeout() cannot wait longer than 2^31-1 ms (about 24.8 days). SPEC §8 takes any
+// whole number of milliseconds, so a longer one means the longest wait Node has.
 const MAX_DURATION_MS = 2_147_483_647;
 
 type Parse<T> = { ok: true; value: T } | { ok: false; expected: string };
@@ -107,9 +108,7 @@ function parseBoolean(raw: string): Parse<boolean> {
 
 function parseDuration(raw: string): Parse<number> {
   if (!/^[0-9]+$/.test(raw)) return { ok: false, expected: 'a whole number of milliseconds (0 or more)' };
-  const value = Number(raw);
-  if (value > MAX_DURATION_MS) return { ok: false, expected: `at most ${MAX_DURATION_MS} milliseconds` };
-  return { ok: true, value };
+  return { ok: true, value: Math.min(Number(raw), MAX_DURATION_MS) };
 }
 
 function parseLogFormat(raw: string): Parse<LogFormat> {
@@ -235,13 +234,17 @@ type Flags = Partial<Record<keyof typeof FLAG_OPTIONS, string | true>>;
 function readFlags(argv: readonly string[], errors: string[]): Flags {
   const { tokens } = parseArgs({ args: [...argv], options: FLAG_OPTIONS, strict: false, allowPositionals: true, tokens: true });
   const flags: Flags = {};
+  // The argument right after an unknown `--flag` is taken as its value: one mistake, one line.
+  let valueOfUnknownAt = -1;
   for (const token of tokens) {
+    if (token.kind === 'positional' && token.index === valueOfUnknownAt) continue;
     if (token.kind === 'positional') {
       errors.push(`lm-proxy: unexpected argument ${quote(token.value)}: expected --flag value or --flag=value (see --help)`);
     } else if (token.kind === 'option') {
       const name = token.name as keyof typeof FLAG_OPTIONS;
       if (!Object.hasOwn(FLAG_OPTIONS, name)) {
         errors.push(`lm-proxy: unknown flag ${quote(token.rawName)}: expected one of the flags that --help lists`);
+        if (token.value === undefined) valueOfUnknownAt = token.index + 1;
       } else if (FLAG_OPTIONS[name].type === 'boolean' && token.value !== undefined) {
         errors.push(`lm-proxy: invalid ${token.rawName} ${quote(token.value)}: expected no value`);
       } else if (FLAG_OPTIONS[name].type === 'string' && token.value === undefined) {
