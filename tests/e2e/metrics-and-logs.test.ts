@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { delay, request, startProxy, startUpstream, type ProxyProcess, type TestUpstream } from './harness.ts';
+import { delay, keyIdOf, rawExchange, request, startProxy, startUpstream, type ProxyProcess, type TestUpstream } from './harness.ts';
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -16,6 +16,20 @@ async function freePort(): Promise<number> {
 function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(series + ' '));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+async function metricsText(admin: string): Promise<string> {
+  return (await request(admin, { path: '/metrics' })).body.toString();
+}
+
+/** The exposition once `series` has reached `atLeast` (a request counts when its response
+ *  has ended, which may be just after the client saw it), read again after a short wait so
+ *  that a second, wrong count would show too. */
+async function metricsWhen(admin: string, series: string, atLeast: number): Promise<string> {
+  const deadline = Date.now() + 3_000;
+  while ((sample(await metricsText(admin), series) ?? 0) < atLeast && Date.now() < deadline) await delay(20);
+  await delay(100);
+  return metricsText(admin);
 }
 
 function upstreamHandler(upstream: { url?: string }, res: import('node:http').ServerResponse): void {
@@ -69,6 +83,78 @@ describe('metrics and the admin listener', () => {
     assert.match(text, /# TYPE lm_proxy_upstream_errors_total counter/);
   });
 
+  test('a CONNECT, answered 405 by the proxy itself, counts once in lm_proxy_requests_total', async () => {
+    const series = 'lm_proxy_requests_total{method="CONNECT",status="405"}';
+    const before = sample(await metricsText(admin), series) ?? 0;
+    const forwarded = upstream.requests.length;
+    const reply = await rawExchange(proxy.port, 'CONNECT api.example.com:443 HTTP/1.1\r\nHost: api.example.com:443\r\n\r\n');
+    assert.match(reply.toString('latin1'), /^HTTP\/1\.1 405 /);
+    assert.match(reply.toString('latin1'), /"code":"method_not_allowed"/);
+    assert.equal(sample(await metricsWhen(admin, series, before + 1), series), before + 1);
+    assert.equal(upstream.requests.length, forwarded, 'nothing reached the upstream');
+  });
+
+  test('a WebSocket upgrade, answered 501 by the proxy itself, counts once in lm_proxy_requests_total', async () => {
+    const series = 'lm_proxy_requests_total{method="GET",status="501"}';
+    const before = sample(await metricsText(admin), series) ?? 0;
+    const forwarded = upstream.requests.length;
+    const res = await request(proxy.origin, {
+      path: '/v1/realtime',
+      headers: { connection: 'upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==' },
+    });
+    assert.equal(res.status, 501);
+    assert.equal((JSON.parse(res.body.toString()) as { error: { code: string } }).error.code, 'upgrade_not_supported');
+    assert.equal(sample(await metricsWhen(admin, series, before + 1), series), before + 1);
+    assert.equal(upstream.requests.length, forwarded, 'nothing reached the upstream');
+  });
+
+  test('an unreachable upstream\'s 502 counts once in lm_proxy_requests_total and in upstream_errors_total{code="upstream_unreachable"}', async () => {
+    const closedPort = await freePort();
+    const adminPort = await freePort();
+    const unreachableAdmin = `http://127.0.0.1:${adminPort}`;
+    const unreachable = await startProxy({ upstream: `http://127.0.0.1:${closedPort}/v1`, args: ['--metrics', `127.0.0.1:${adminPort}`] });
+    try {
+      const series = 'lm_proxy_requests_total{method="POST",status="502"}';
+      const unreachableErrors = 'lm_proxy_upstream_errors_total{code="upstream_unreachable"}';
+      const timeoutErrors = 'lm_proxy_upstream_errors_total{code="upstream_timeout"}';
+      const before = await metricsText(unreachableAdmin);
+      const res = await request(unreachable.origin, { method: 'POST', path: '/v1/chat/completions', body: '{}' });
+      assert.equal(res.status, 502);
+      assert.equal((JSON.parse(res.body.toString()) as { error: { code: string } }).error.code, 'upstream_unreachable');
+      const after = await metricsWhen(unreachableAdmin, series, (sample(before, series) ?? 0) + 1);
+      assert.equal(sample(after, series), (sample(before, series) ?? 0) + 1);
+      assert.equal(sample(after, unreachableErrors), (sample(before, unreachableErrors) ?? 0) + 1);
+      assert.equal(sample(after, timeoutErrors), sample(before, timeoutErrors), 'a refusal is not a timeout');
+    } finally {
+      await unreachable.stop();
+    }
+  });
+
+  test('an upstream timeout\'s 504 counts once in lm_proxy_requests_total and in upstream_errors_total{code="upstream_timeout"}', async () => {
+    // An upstream that reads the request and never answers.
+    const silent = await startUpstream(() => {});
+    const adminPort = await freePort();
+    const timingOutAdmin = `http://127.0.0.1:${adminPort}`;
+    const timingOut = await startProxy({ upstream: `${silent.origin}/v1`, args: ['--metrics', `127.0.0.1:${adminPort}`, '--upstream-timeout', '200'] });
+    try {
+      const series = 'lm_proxy_requests_total{method="POST",status="504"}';
+      const timeoutErrors = 'lm_proxy_upstream_errors_total{code="upstream_timeout"}';
+      const unreachableErrors = 'lm_proxy_upstream_errors_total{code="upstream_unreachable"}';
+      const before = await metricsText(timingOutAdmin);
+      const res = await request(timingOut.origin, { method: 'POST', path: '/v1/chat/completions', body: '{}' });
+      assert.equal(res.status, 504);
+      assert.equal((JSON.parse(res.body.toString()) as { error: { code: string } }).error.code, 'upstream_timeout');
+      const after = await metricsWhen(timingOutAdmin, series, (sample(before, series) ?? 0) + 1);
+      assert.equal(sample(after, series), (sample(before, series) ?? 0) + 1);
+      assert.equal(sample(after, timeoutErrors), (sample(before, timeoutErrors) ?? 0) + 1);
+      assert.equal(sample(after, unreachableErrors), sample(before, unreachableErrors), 'a timeout is not a refusal');
+      assert.equal(silent.requests.length, 1, 'a timed-out POST is not retried');
+    } finally {
+      await timingOut.stop();
+      await silent.close();
+    }
+  });
+
   test('the exposition passes promtool check metrics', async (t) => {
     const which = spawnSync('sh', ['-c', 'command -v promtool']);
     if (which.status !== 0) {
@@ -111,8 +197,14 @@ describe('metrics and the admin listener', () => {
   });
 });
 
+/** SPEC §4's ledger fields, which a JSON usage event carries too (SPEC §8). */
+const LEDGER_FIELDS: readonly string[] = [
+  'time', 'method', 'path', 'status', 'model', 'stream', 'prompt_tokens', 'completion_tokens', 'total_tokens',
+  'cached_tokens', 'reasoning_tokens', 'complete', 'end', 'duration_ms', 'ttfb_ms', 'key_id',
+];
+
 describe('LOG_FORMAT=json', () => {
-  test('every line the proxy writes, on stdout and stderr, is one JSON object with level, time and msg', async () => {
+  test('every line the proxy writes, on stdout and stderr, is one JSON object with level, time and msg; a usage event carries every ledger field', async () => {
     const upstream = await startUpstream((req, res) => upstreamHandler(req, res));
     const proxy = await startProxy({ upstream: `${upstream.origin}/v1`, env: { LOG_FORMAT: 'json' } });
     try {
@@ -133,6 +225,26 @@ describe('LOG_FORMAT=json', () => {
       assert.ok(typeof event.time === 'string' && !Number.isNaN(Date.parse(event.time)), line);
     }
     const usage = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.level === 'usage')!;
+    // SPEC §8: a usage event carries every ledger field name at the top level.
+    for (const name of LEDGER_FIELDS) assert.ok(Object.hasOwn(usage, name), `usage event field ${name}: ${JSON.stringify(usage)}`);
+    assert.match(usage.time as string, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/, 'time is ISO 8601');
+    assert.ok(!Number.isNaN(Date.parse(usage.time as string)));
+    assert.equal(usage.method, 'POST');
+    assert.equal(usage.path, '/v1/chat/completions');
+    assert.equal(usage.status, 200);
+    assert.equal(usage.stream, false);
+    assert.equal(usage.end, 'done');
+    for (const name of ['prompt_tokens', 'completion_tokens', 'total_tokens', 'cached_tokens', 'reasoning_tokens']) {
+      assert.ok(Number.isInteger(usage[name]) && (usage[name] as number) >= 0, `${name} is a whole number: ${String(usage[name])}`);
+    }
+    assert.equal(usage.cached_tokens, 0);
+    assert.equal(usage.reasoning_tokens, 0);
+    for (const name of ['duration_ms', 'ttfb_ms']) {
+      assert.ok(typeof usage[name] === 'number' && (usage[name] as number) >= 0, `${name} is a number: ${String(usage[name])}`);
+    }
+    assert.ok((usage.ttfb_ms as number) <= (usage.duration_ms as number), 'the first byte came before the end');
+    assert.match(usage.key_id as string, /^[0-9a-f]{12}$/);
+    assert.equal(usage.key_id, keyIdOf('sk-json-secret'));
     assert.equal(usage.prompt_tokens, 10);
     assert.equal(usage.completion_tokens, 5);
     assert.equal(usage.total_tokens, 15);

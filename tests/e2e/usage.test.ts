@@ -262,6 +262,36 @@ describe('usage tracking through the real proxy', () => {
     assert.ok(!Number.isNaN(Date.parse(entry.time as string)));
   });
 
+  test('the line\'s and the ledger\'s path is the path the client asked for, without the query or its key', async () => {
+    const key = 'sk-query-secret-7f3a';
+    const fixture = USAGE_FIXTURES.find((f) => f.name === 'openai-chat.json')!;
+    served.set('query-path', { fixture, body: Buffer.from(fixture.body) });
+    // No /v1 prefix: the proxy adds the upstream's base path, but the client asked for /chat/completions.
+    const res = await request(proxy.origin, {
+      method: 'POST',
+      path: `/chat/completions?x=1&key=${key}&alt=sse`,
+      headers: { 'x-fixture': 'query-path', 'content-type': 'application/json' },
+      body: '{"model":"requested-model"}',
+    });
+    assert.equal(res.status, fixture.status);
+    assert.equal(upstream.requests.at(-1)?.url, `/v1/chat/completions?x=1&key=${key}&alt=sse`, 'the query is forwarded as it came');
+    const fields = usageFields(await proxy.waitForLine(new RegExp(`key_id=${keyIdOf(key)}`), 3_000));
+    assert.equal(fields.path, '/chat/completions');
+    let entry: Record<string, unknown> | undefined;
+    for (let i = 0; i < 50 && entry === undefined; i++) {
+      entry = readFileSync(ledgerPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((e) => e.key_id === keyIdOf(key));
+      if (entry === undefined) await delay(20);
+    }
+    assert.ok(entry !== undefined, 'a ledger line for the request');
+    assert.equal(entry.path, '/chat/completions');
+    await delay(50);
+    for (const [where, text] of [['stdout', proxy.stdout.join('\n')], ['stderr', proxy.stderr.join('\n')], ['the ledger', readFileSync(ledgerPath, 'utf8')]] as const) {
+      assert.ok(!text.includes(key), `the key appears in ${where}`);
+      assert.ok(!text.includes('x=1&'), `the query appears in ${where}`);
+    }
+  });
+
   test('a coding Node cannot decode is forwarded as it came, with no line and one warning', async () => {
     for (let i = 0; i < 2; i++) {
       const res = await request(proxy.origin, { path: '/v1/zstd' });
