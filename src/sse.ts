@@ -62,53 +62,77 @@ const EMPTY = new Uint8Array(0);
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 export function createSseParser(callbacks: SseCallbacks, options: SseParserOptions = {}): SseParser {
-  const maxLineBytes = byteLimit(options.maxLineBytes, DEFAULT_MAX_LINE_BYTES);
-  const maxEventBytes = byteLimit(options.maxEventBytes, maxLineBytes);
+  return new Parser(callbacks, options);
+}
+
+// A class, not a closure factory: a proxy keeps one parser per open stream, and a
+// closure per helper function cost about a kilobyte per stream (measured in the
+// heap of 1,000 idle streams).
+class Parser implements SseParser {
+  private readonly callbacks: SseCallbacks;
+  private readonly maxLineBytes: number;
+  private readonly maxEventBytes: number;
 
   // Stream state.
-  let bomChecked = false;
-  let bomBytesSeen = 0; // a BOM may arrive split across chunks
+  private bomChecked = false;
+  private bomBytesSeen = 0; // a BOM may arrive split across chunks
   // A CR that ended the previous chunk may be the first half of a CRLF: the line it
   // ended is complete either way, but a LF opening the next chunk belongs to it and
   // must not count as a blank line (eventsource-parser v3 dispatched early here).
-  let swallowLeadingLf = false;
+  private swallowLeadingLf = false;
   // A line spanning chunks is kept as copied pieces and joined once when its end
   // arrives: concatenating per feed is O(N²) when one line spans many chunks.
-  const lineParts: Buffer[] = [];
-  let lineBytes = 0;
-  let skippingLine = false; // inside an oversized line: hold nothing, look only for its end
+  private readonly lineParts: Buffer[] = [];
+  private lineBytes = 0;
+  private skippingLine = false; // inside an oversized line: hold nothing, look only for its end
 
   // Event state: "a data buffer, an event type buffer, and a last event ID buffer".
   // One part per `data` line; the data buffer's LFs are implied between parts. The
   // first part has a slot of its own: most events have one data line, and emptying an
   // array per event (`length = 0`) made that common case 2.5 times slower.
-  let dataLines = 0;
-  let firstDataPart: Uint8Array | undefined;
-  const moreDataParts: Uint8Array[] = [];
-  let dataBytes = 0; // length of the joined data, LFs between parts included
-  let ownedDataParts = 0; // parts [0, owned) are copies; the rest view the current chunk
-  let droppingEvent = false;
-  let eventType = '';
-  let lastTypeBytes: Uint8Array = EMPTY;
-  let lastType = '';
-  let lastEventId: string | undefined;
+  private dataLines = 0;
+  private firstDataPart: Uint8Array | undefined;
+  private readonly moreDataParts: Uint8Array[] = [];
+  private dataBytes = 0; // length of the joined data, LFs between parts included
+  private ownedDataParts = 0; // parts [0, owned) are copies; the rest view the current chunk
+  private droppingEvent = false;
+  private eventType = '';
+  private lastTypeBytes: Uint8Array = EMPTY;
+  private lastType = '';
+  private lastEventId: string | undefined;
 
-  let droppedLines = 0;
-  let droppedEvents = 0;
+  droppedLines = 0;
+  droppedEvents = 0;
 
-  function feed(chunk: Uint8Array): void {
+  constructor(callbacks: SseCallbacks, options: SseParserOptions) {
+    this.callbacks = callbacks;
+    this.maxLineBytes = byteLimit(options.maxLineBytes, DEFAULT_MAX_LINE_BYTES);
+    this.maxEventBytes = byteLimit(options.maxEventBytes, this.maxLineBytes);
+  }
+
+  get bufferedBytes(): number {
+    return this.lineBytes + this.dataBytes + this.bomBytesSeen;
+  }
+
+  reset(): void {
+    this.end();
+    this.droppedLines = 0;
+    this.droppedEvents = 0;
+  }
+
+  feed(chunk: Uint8Array): void {
     if (!(chunk instanceof Uint8Array) || chunk.length === 0) return;
     // Buffer#indexOf is memchr in C++: several times faster than a JS loop or
     // Uint8Array#indexOf at finding line ends. Wrapping a Uint8Array copies nothing.
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     const len = buf.length;
     let pos = 0;
-    if (!bomChecked) {
-      pos = skipBom(buf);
+    if (!this.bomChecked) {
+      pos = this.skipBom(buf);
       if (pos === len) return;
     }
-    if (swallowLeadingLf) {
-      swallowLeadingLf = false;
+    if (this.swallowLeadingLf) {
+      this.swallowLeadingLf = false;
       if (buf[pos] === LF) pos++;
     }
 
@@ -117,21 +141,21 @@ export function createSseParser(callbacks: SseCallbacks, options: SseParserOptio
     let cr = buf.indexOf(CR, pos);
     let lf = buf.indexOf(LF, pos);
 
-    if (lineParts.length > 0 || skippingLine) {
+    if (this.lineParts.length > 0 || this.skippingLine) {
       const end = lineEnd(cr, lf);
       if (end === -1) {
-        holdPartialLine(buf, pos, len);
+        this.holdPartialLine(buf, pos, len);
         return;
       }
-      finishHeldLine(buf, pos, end);
-      pos = afterLineEnd(buf, end);
+      this.finishHeldLine(buf, pos, end);
+      pos = this.afterLineEnd(buf, end);
       if (cr !== -1 && cr < pos) cr = buf.indexOf(CR, pos);
       if (lf !== -1 && lf < pos) lf = buf.indexOf(LF, pos);
     }
 
-    pos = cr === -1 ? parseLfLines(buf, pos, lf) : parseMixedLines(buf, pos, cr, lf);
-    if (pos < len) holdPartialLine(buf, pos, len);
-    adoptDataParts();
+    pos = cr === -1 ? this.parseLfLines(buf, pos, lf) : this.parseMixedLines(buf, pos, cr, lf);
+    if (pos < len) this.holdPartialLine(buf, pos, len);
+    this.adoptDataParts();
   }
 
   /**
@@ -139,43 +163,43 @@ export function createSseParser(callbacks: SseCallbacks, options: SseParserOptio
    * Returns where the stream's text starts in `buf`; `buf.length` while a split BOM
    * may still be arriving.
    */
-  function skipBom(buf: Buffer): number {
-    const heldBefore = bomBytesSeen;
+  private skipBom(buf: Buffer): number {
+    const heldBefore = this.bomBytesSeen;
     let i = 0;
-    while (i < buf.length && bomBytesSeen < 3) {
-      if (buf[i] !== UTF8_BOM[bomBytesSeen]) {
+    while (i < buf.length && this.bomBytesSeen < 3) {
+      if (buf[i] !== UTF8_BOM[this.bomBytesSeen]) {
         // Not a BOM: the bytes held from earlier chunks are the start of the first line.
-        bomChecked = true;
-        bomBytesSeen = 0;
-        if (heldBefore > 0) holdPartialLine(UTF8_BOM, 0, heldBefore);
+        this.bomChecked = true;
+        this.bomBytesSeen = 0;
+        if (heldBefore > 0) this.holdPartialLine(UTF8_BOM, 0, heldBefore);
         return 0;
       }
-      bomBytesSeen++;
+      this.bomBytesSeen++;
       i++;
     }
-    if (bomBytesSeen === 3) {
-      bomChecked = true;
-      bomBytesSeen = 0;
+    if (this.bomBytesSeen === 3) {
+      this.bomChecked = true;
+      this.bomBytesSeen = 0;
     }
     return i;
   }
 
   /** Lines of a chunk without CR: each ends at a LF. Returns where the unfinished line starts. */
-  function parseLfLines(buf: Buffer, pos: number, lf: number): number {
+  private parseLfLines(buf: Buffer, pos: number, lf: number): number {
     while (lf !== -1) {
       if (lf === pos) {
         // "If the line is empty (a blank line): Dispatch the event."
-        dispatch();
-      } else if (lf - pos > maxLineBytes) {
-        dropLine(buf, pos, lf);
+        this.dispatch();
+      } else if (lf - pos > this.maxLineBytes) {
+        this.dropLine(buf, pos, lf);
       } else {
-        parseLine(buf, pos, lf);
+        this.parseLine(buf, pos, lf);
       }
       pos = lf + 1;
       // The blank line after a `data:` line is the most common line of all: test the
       // next byte before paying for another search.
       while (buf[pos] === LF) {
-        dispatch();
+        this.dispatch();
         pos++;
       }
       lf = pos < buf.length ? buf.indexOf(LF, pos) : -1;
@@ -189,16 +213,16 @@ export function createSseParser(callbacks: SseCallbacks, options: SseParserOptio
    * single U+000D CARRIAGE RETURN (CR) character not followed by a U+000A LINE FEED (LF)
    * character being the ways in which a line can end."
    */
-  function parseMixedLines(buf: Buffer, pos: number, cr: number, lf: number): number {
+  private parseMixedLines(buf: Buffer, pos: number, cr: number, lf: number): number {
     for (let end = lineEnd(cr, lf); end !== -1; end = lineEnd(cr, lf)) {
-      if (end === pos) dispatch();
-      else if (end - pos > maxLineBytes) dropLine(buf, pos, end);
-      else parseLine(buf, pos, end);
-      pos = afterLineEnd(buf, end);
-      // As in parseLfLines: a blank line after a line costs no search.
+      if (end === pos) this.dispatch();
+      else if (end - pos > this.maxLineBytes) this.dropLine(buf, pos, end);
+      else this.parseLine(buf, pos, end);
+      pos = this.afterLineEnd(buf, end);
+      // As in this.parseLfLines: a blank line after a line costs no search.
       while (pos < buf.length && (buf[pos] === CR || buf[pos] === LF)) {
-        dispatch();
-        pos = afterLineEnd(buf, pos);
+        this.dispatch();
+        pos = this.afterLineEnd(buf, pos);
       }
       // Reuse the position of whichever terminator was not consumed.
       if (cr !== -1 && cr < pos) cr = buf.indexOf(CR, pos);
@@ -208,87 +232,87 @@ export function createSseParser(callbacks: SseCallbacks, options: SseParserOptio
   }
 
   /** Where the text after the line end at `end` starts; notes a CR that may pair with the next chunk's LF. */
-  function afterLineEnd(buf: Buffer, end: number): number {
+  private afterLineEnd(buf: Buffer, end: number): number {
     if (buf[end] !== CR) return end + 1;
     if (end + 1 === buf.length) {
-      swallowLeadingLf = true;
+      this.swallowLeadingLf = true;
       return end + 1;
     }
     return buf[end + 1] === LF ? end + 2 : end + 1;
   }
 
   /** Adds bytes of a line whose end is in a later chunk. */
-  function holdPartialLine(buf: Buffer, start: number, end: number): void {
-    if (skippingLine || start === end) return;
-    if (lineBytes + (end - start) > maxLineBytes) {
-      dropLine(buf, start, end);
-      skippingLine = true;
+  private holdPartialLine(buf: Buffer, start: number, end: number): void {
+    if (this.skippingLine || start === end) return;
+    if (this.lineBytes + (end - start) > this.maxLineBytes) {
+      this.dropLine(buf, start, end);
+      this.skippingLine = true;
       return;
     }
-    // A copy, not a view: the caller may reuse its chunk after feed() returns, and a
+    // A copy, not a view: the caller may reuse its chunk after this.feed() returns, and a
     // view would keep a whole chunk alive for a few bytes.
-    lineParts.push(copyOf(buf, start, end));
-    lineBytes += end - start;
+    this.lineParts.push(copyOf(buf, start, end));
+    this.lineBytes += end - start;
   }
 
   /** The line made of the held parts and `buf[start, end)` has ended. */
-  function finishHeldLine(buf: Buffer, start: number, end: number): void {
-    if (skippingLine) {
-      skippingLine = false;
+  private finishHeldLine(buf: Buffer, start: number, end: number): void {
+    if (this.skippingLine) {
+      this.skippingLine = false;
       return;
     }
-    const total = lineBytes + (end - start);
-    if (total > maxLineBytes) {
-      dropLine(buf, start, end);
+    const total = this.lineBytes + (end - start);
+    if (total > this.maxLineBytes) {
+      this.dropLine(buf, start, end);
       return;
     }
     const line = Buffer.allocUnsafe(total);
     let offset = 0;
-    for (const part of lineParts) {
+    for (const part of this.lineParts) {
       line.set(part, offset);
       offset += part.length;
     }
     line.set(new Uint8Array(buf.buffer, buf.byteOffset + start, end - start), offset);
-    clearHeldLine();
-    parseLine(line, 0, total); // never blank: held parts are never empty
+    this.clearHeldLine();
+    this.parseLine(line, 0, total); // never blank: held parts are never empty
   }
 
-  function clearHeldLine(): void {
-    lineParts.length = 0;
-    lineBytes = 0;
+  private clearHeldLine(): void {
+    this.lineParts.length = 0;
+    this.lineBytes = 0;
   }
 
   /**
    * Drops the line made of the held parts and `buf[start, end)` for exceeding
-   * maxLineBytes. A dropped `data` line would leave its event's data incomplete,
+   * this.maxLineBytes. A dropped `data` line would leave its event's data incomplete,
    * so that event is dropped too.
    */
-  function dropLine(buf: Buffer, start: number, end: number): void {
-    droppedLines++;
+  private dropLine(buf: Buffer, start: number, end: number): void {
+    this.droppedLines++;
     // Only the field name matters, so only the line's first 5 bytes are looked at.
     const head: number[] = [];
-    for (const part of lineParts) for (let i = 0; i < part.length && head.length < 5; i++) head.push(part[i]!);
+    for (const part of this.lineParts) for (let i = 0; i < part.length && head.length < 5; i++) head.push(part[i]!);
     for (let i = start; i < end && head.length < 5; i++) head.push(buf[i]!);
-    clearHeldLine();
+    this.clearHeldLine();
     if (head.length >= 4 && head[0] === 0x64 && head[1] === 0x61 && head[2] === 0x74 && head[3] === 0x61) {
-      if (head.length === 4 || head[4] === COLON) dropEvent(); // "data" or "data:..."
+      if (head.length === 4 || head[4] === COLON) this.dropEvent(); // "data" or "data:..."
     }
   }
 
-  function dropEvent(): void {
-    if (droppingEvent) return;
-    droppingEvent = true;
-    droppedEvents++;
-    clearData();
+  private dropEvent(): void {
+    if (this.droppingEvent) return;
+    this.droppingEvent = true;
+    this.droppedEvents++;
+    this.clearData();
   }
 
-  /** Handles one non-empty line `buf[start, end)` no longer than maxLineBytes. */
-  function parseLine(buf: Buffer, start: number, end: number): void {
+  /** Handles one non-empty line `buf[start, end)` no longer than this.maxLineBytes. */
+  private parseLine(buf: Buffer, start: number, end: number): void {
     // "If the line starts with a U+003A COLON character (:): Ignore the line."
     // The comment is still reported, for callers that watch keep-alives.
     if (buf[start] === COLON) {
-      if (callbacks.onComment !== undefined) {
-        callbacks.onComment(decode(buf, skipOneSpace(buf, start + 1, end), end));
+      if (this.callbacks.onComment !== undefined) {
+        this.callbacks.onComment(decode(buf, skipOneSpace(buf, start + 1, end), end));
       }
       return;
     }
@@ -306,7 +330,7 @@ export function createSseParser(callbacks: SseCallbacks, options: SseParserOptio
     switch (colon - start) {
       case 4: // "data": "Append the field value to the data buffer, then append a single LF."
         if (buf[start] === 0x64 && buf[start + 1] === 0x61 && buf[start + 2] === 0x74 && buf[start + 3] === 0x61) {
-          appendData(buf, valueStart, end);
+          this.appendData(buf, valueStart, end);
         }
         return;
       case 5:
@@ -315,18 +339,18 @@ export function createSseParser(callbacks: SseCallbacks, options: SseParserOptio
           buf[start + 3] === 0x6e && buf[start + 4] === 0x74
         ) {
           // "event": "Set the event type buffer to the field value."
-          eventType = decodeEventType(buf, valueStart, end);
+          this.eventType = this.decodeEventType(buf, valueStart, end);
         } else if (
           buf[start] === 0x72 && buf[start + 1] === 0x65 && buf[start + 2] === 0x74 &&
           buf[start + 3] === 0x72 && buf[start + 4] === 0x79
         ) {
-          setRetry(buf, valueStart, end);
+          this.setRetry(buf, valueStart, end);
         }
         return;
       case 2: // "id": "If the field value does not contain U+0000 NULL, then set the last event ID buffer to the field value."
         if (buf[start] === 0x69 && buf[start + 1] === 0x64) {
           for (let i = valueStart; i < end; i++) if (buf[i] === 0) return;
-          lastEventId = decode(buf, valueStart, end);
+          this.lastEventId = decode(buf, valueStart, end);
         }
         return;
       default: // "Otherwise: The field is ignored."
@@ -337,17 +361,17 @@ export function createSseParser(callbacks: SseCallbacks, options: SseParserOptio
    * Streams that name their events (Anthropic, OpenAI Responses) repeat a handful of
    * types: comparing with the last type's bytes is cheaper than decoding them again.
    */
-  function decodeEventType(buf: Buffer, start: number, end: number): string {
+  private decodeEventType(buf: Buffer, start: number, end: number): string {
     const length = end - start;
-    if (length === lastTypeBytes.length) {
+    if (length === this.lastTypeBytes.length) {
       let i = 0;
-      while (i < length && lastTypeBytes[i] === buf[start + i]) i++;
-      if (i === length) return lastType;
+      while (i < length && this.lastTypeBytes[i] === buf[start + i]) i++;
+      if (i === length) return this.lastType;
     }
     const type = decode(buf, start, end);
     if (length <= MAX_CACHED_TYPE_BYTES) {
-      lastTypeBytes = copyOf(buf, start, end);
-      lastType = type;
+      this.lastTypeBytes = copyOf(buf, start, end);
+      this.lastType = type;
     }
     return type;
   }
@@ -357,74 +381,74 @@ export function createSseParser(callbacks: SseCallbacks, options: SseParserOptio
    * value as an integer in base ten [...]. Otherwise, ignore the field." An empty value
    * is ignored, as eventsource-parser and browsers do.
    */
-  function setRetry(buf: Buffer, start: number, end: number): void {
+  private setRetry(buf: Buffer, start: number, end: number): void {
     if (start === end) return;
     for (let i = start; i < end; i++) {
       const byte = buf[i]!;
       if (byte < DIGIT_0 || byte > DIGIT_9) return;
     }
-    callbacks.onRetry?.(Number(buf.toString('latin1', start, end)));
+    this.callbacks.onRetry?.(Number(buf.toString('latin1', start, end)));
   }
 
-  function appendData(buf: Buffer, start: number, end: number): void {
-    if (droppingEvent) return;
-    const joinedBytes = dataBytes + (dataLines > 0 ? 1 : 0) + (end - start);
-    if (joinedBytes > maxEventBytes) {
-      dropEvent();
+  private appendData(buf: Buffer, start: number, end: number): void {
+    if (this.droppingEvent) return;
+    const joinedBytes = this.dataBytes + (this.dataLines > 0 ? 1 : 0) + (end - start);
+    if (joinedBytes > this.maxEventBytes) {
+      this.dropEvent();
       return;
     }
-    dataBytes = joinedBytes;
+    this.dataBytes = joinedBytes;
     // A plain view, not a Buffer: Buffer#subarray goes through the species lookup.
     const part = new Uint8Array(buf.buffer, buf.byteOffset + start, end - start);
-    if (dataLines === 0) firstDataPart = part;
-    else moreDataParts.push(part);
-    dataLines++;
+    if (this.dataLines === 0) this.firstDataPart = part;
+    else this.moreDataParts.push(part);
+    this.dataLines++;
   }
 
-  /** Copies data parts that still view the current chunk, before feed() returns. */
-  function adoptDataParts(): void {
-    if (ownedDataParts === dataLines) return;
-    if (ownedDataParts === 0) firstDataPart = copyOf(firstDataPart!, 0, firstDataPart!.length);
-    for (let i = Math.max(ownedDataParts - 1, 0); i < moreDataParts.length; i++) {
-      const part = moreDataParts[i]!;
-      moreDataParts[i] = copyOf(part, 0, part.length);
+  /** Copies data parts that still view the current chunk, before this.feed() returns. */
+  private adoptDataParts(): void {
+    if (this.ownedDataParts === this.dataLines) return;
+    if (this.ownedDataParts === 0) this.firstDataPart = copyOf(this.firstDataPart!, 0, this.firstDataPart!.length);
+    for (let i = Math.max(this.ownedDataParts - 1, 0); i < this.moreDataParts.length; i++) {
+      const part = this.moreDataParts[i]!;
+      this.moreDataParts[i] = copyOf(part, 0, part.length);
     }
-    ownedDataParts = dataLines;
+    this.ownedDataParts = this.dataLines;
   }
 
-  function clearData(): void {
-    if (dataLines > 1) moreDataParts.length = 0;
-    dataLines = 0;
-    firstDataPart = undefined;
-    ownedDataParts = 0;
-    dataBytes = 0;
+  private clearData(): void {
+    if (this.dataLines > 1) this.moreDataParts.length = 0;
+    this.dataLines = 0;
+    this.firstDataPart = undefined;
+    this.ownedDataParts = 0;
+    this.dataBytes = 0;
   }
 
   /** "Dispatch the event" (WHATWG steps 1-7; step 1, the last event ID, needs no work here). */
-  function dispatch(): void {
+  private dispatch(): void {
     // 2. "If the data buffer is an empty string, set the data buffer and the event type
     // buffer to the empty string and return." (A dropped event ends here too.)
-    if (dataLines === 0) {
-      eventType = '';
-      droppingEvent = false;
+    if (this.dataLines === 0) {
+      this.eventType = '';
+      this.droppingEvent = false;
       return;
     }
     // 3. "If the data buffer's last character is a U+000A LINE FEED (LF) character, then
     // remove the last character": the LFs are only ever put between the parts.
-    const data = dataLines === 1 ? firstDataPart! : joinData();
+    const data = this.dataLines === 1 ? this.firstDataPart! : this.joinData();
     // 5-6. The type is "message" unless "the event type buffer has a value other than the empty string".
-    const type = eventType === '' ? 'message' : eventType;
+    const type = this.eventType === '' ? 'message' : this.eventType;
     // 7. "Set the data buffer and the event type buffer to the empty string."
-    clearData();
-    eventType = '';
-    callbacks.onEvent({ type, data, id: lastEventId });
+    this.clearData();
+    this.eventType = '';
+    this.callbacks.onEvent({ type, data, id: this.lastEventId });
   }
 
-  function joinData(): Uint8Array {
-    const out = Buffer.allocUnsafe(dataBytes);
-    out.set(firstDataPart!, 0);
-    let offset = firstDataPart!.length;
-    for (const part of moreDataParts) {
+  private joinData(): Uint8Array {
+    const out = Buffer.allocUnsafe(this.dataBytes);
+    out.set(this.firstDataPart!, 0);
+    let offset = this.firstDataPart!.length;
+    for (const part of this.moreDataParts) {
       out[offset++] = LF;
       out.set(part, offset);
       offset += part.length;
@@ -437,36 +461,17 @@ export function createSseParser(callbacks: SseCallbacks, options: SseParserOptio
    * ends in the middle of an event, before the final empty line, the incomplete event is
    * not dispatched.)"
    */
-  function end(): void {
-    bomChecked = false;
-    bomBytesSeen = 0;
-    swallowLeadingLf = false;
-    clearHeldLine();
-    skippingLine = false;
-    clearData();
-    droppingEvent = false;
-    eventType = '';
-    lastEventId = undefined;
+  end(): void {
+    this.bomChecked = false;
+    this.bomBytesSeen = 0;
+    this.swallowLeadingLf = false;
+    this.clearHeldLine();
+    this.skippingLine = false;
+    this.clearData();
+    this.droppingEvent = false;
+    this.eventType = '';
+    this.lastEventId = undefined;
   }
-
-  return {
-    feed,
-    end,
-    reset(): void {
-      end();
-      droppedLines = 0;
-      droppedEvents = 0;
-    },
-    get droppedLines() {
-      return droppedLines;
-    },
-    get droppedEvents() {
-      return droppedEvents;
-    },
-    get bufferedBytes() {
-      return lineBytes + dataBytes + bomBytesSeen;
-    },
-  };
 }
 
 /** The earlier of two terminator positions, -1 meaning "none in this chunk". */

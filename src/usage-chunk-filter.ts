@@ -44,11 +44,18 @@ export function createUsageChunkFilter(options?: { maxEventBytes?: number }): Us
   let removedEvents = 0;
   // The first `]` at or after the last position asked for, in the buffer last searched (the chunk, or
   // a held event joined whole): events ask in increasing order, so a chunk is searched once however
-  // many of its events lack a `]`. Reset per push: the same Buffer may be pushed again.
+  // many of its events lack a `]`. Cleared after each push: the same Buffer may be pushed
+  // again, and an idle stream must not keep its last chunk alive.
   let bracketChunk: Buffer | undefined;
   let bracketAt = -1;
 
   function push(chunk: Buffer): Buffer[] {
+    const out = pushChunk(chunk);
+    bracketChunk = undefined;
+    return out;
+  }
+
+  function pushChunk(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     const len = chunk.length;
     if (len === 0) return out;
@@ -64,7 +71,6 @@ export function createUsageChunkFilter(options?: { maxEventBytes?: number }): Us
       // 'in-event': the LF joins the event in progress like any other of its bytes.
     }
     crTail = 'none';
-    bracketChunk = undefined;
 
     let nextLf = chunk.indexOf(LF, i);
     let nextCr = chunk.indexOf(CR, i);

@@ -72,6 +72,20 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
   let pending = 0;
   let drained: (() => void) | null = null;
 
+  // Each event's data is its own JSON document, fed whole: one sniffer serves the
+  // events of every stream in turn, so an open stream holds none of its own.
+  let eventAccumulator: UsageAccumulator | null = null;
+  const eventSniffer = createJsonSniffer({ capture: USAGE_CAPTURE_PATHS, onValue: (path, value) => eventAccumulator?.add(path, value) });
+
+  function sniffEvent(data: Buffer, into: UsageAccumulator): SniffEnd {
+    eventAccumulator = into;
+    eventSniffer.reset();
+    eventSniffer.feed(data);
+    const result = eventSniffer.end();
+    eventAccumulator = null;
+    return result;
+  }
+
   function settle(): void {
     pending--;
     if (pending === 0 && drained !== null) {
@@ -83,6 +97,7 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
   function openTap(start: ExchangeStart): ExchangeTap {
     let requestModel: string | null = null;
     let requestSniffer: JsonSniffer | null = null;
+    let requestSniffed = false;
     let accumulator: UsageAccumulator | null = null;
     let decoder: BodyDecoder | null = null;
     let sniffer: JsonSniffer | null = null;
@@ -109,15 +124,20 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
 
     return {
       requestChunk(chunk) {
-        if (requestModel !== null) return;
+        if (requestSniffed) return;
         requestSniffer ??= createJsonSniffer({
           capture: REQUEST_MODEL_PATHS,
           onValue: (_path, value) => {
             if (typeof value === 'string' && value !== '') requestModel = value;
           },
         });
-        // A body that is not JSON fails at its first byte and costs nothing after.
-        if (!requestSniffer.failed) requestSniffer.feed(chunk);
+        requestSniffer.feed(chunk);
+        // Once the model is known (or the body is not JSON) the sniffer is let go: a
+        // long stream should not keep it for its whole life.
+        if (requestModel !== null || requestSniffer.failed) {
+          requestSniffed = true;
+          requestSniffer = null;
+        }
       },
 
       responseHead(head: TapResponseHead) {
@@ -125,20 +145,17 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
         if (kind === 'none') return;
         accumulator = createUsageAccumulator();
         if (kind === 'sse') {
-          // Each event's data is its own JSON document.
-          const eventSniffer = createJsonSniffer({ capture: USAGE_CAPTURE_PATHS, onValue });
+          const acc = accumulator;
           sse = createSseParser(
             {
               onEvent(event) {
                 if (sseMalformed) return;
                 const data = asBuffer(event.data);
-                if (!mayCarryUsage(data, accumulator?.model() === null)) {
+                if (!mayCarryUsage(data, acc.model() === null)) {
                   if (!mayBeJsonEventData(data)) sseMalformed = true;
                   return;
                 }
-                eventSniffer.reset();
-                eventSniffer.feed(data);
-                const result = eventSniffer.end();
+                const result = sniffEvent(data, acc);
                 if (result === 'malformed' || result === 'truncated') sseMalformed = true;
               },
             },
