@@ -59,6 +59,8 @@ function bodyKindOf(contentType: string | undefined): BodyKind {
 }
 
 const REQUEST_MODEL_PATHS: readonly string[] = ['model'];
+// Gemini streams without `alt=sse` as one JSON array that grows as it goes (SPEC §4).
+const GEMINI_STREAM_METHOD = ':streamGenerateContent';
 const MAX_WARNED_CODINGS = 16;
 
 // The usage of a Responses API stream rides on `response.completed`, which repeats the
@@ -218,7 +220,7 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
               path: start.clientPath,
               status: summary.status,
               model: acc.model() ?? requestModel,
-              stream: kind !== 'json',
+              stream: kind !== 'json' || start.clientPath.endsWith(GEMINI_STREAM_METHOD),
               prompt_tokens: usage.prompt_tokens,
               completion_tokens: usage.completion_tokens,
               total_tokens: usage.total_tokens,

@@ -148,6 +148,9 @@ describe('usage tracking through the real proxy', () => {
       assert.equal(fields.model, model ?? 'requested-model', `${fixture.name}: model`);
       assert.equal(fields.complete, 'true');
       assert.equal(fields.end, 'done');
+      // Gemini's JSON-array stream is a stream too (SPEC §4).
+      const streamed = !fixture.contentType.startsWith('application/json') || fixture.path.includes(':streamGenerateContent');
+      assert.equal(fields.stream, String(streamed), `${fixture.name}: stream`);
     }
     // A sentinel request with usage, so every earlier line has surely been written.
     const sentinel = await replay(USAGE_FIXTURES[0]!, 'gzip');
