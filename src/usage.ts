@@ -83,10 +83,13 @@ function isObject(value: unknown): value is Readonly<Record<string, unknown>> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+// The dotted names cut into keys once, not per usage object.
+const FIELD_KEYS = new Map<string, readonly string[]>(Object.values(FIELDS).flat().map((dotted) => [dotted, dotted.split('.')]));
+
 /** Reads a dotted field ("prompt_tokens_details.cached_tokens") from own properties only. */
 function field(object: Readonly<Record<string, unknown>>, dotted: string): unknown {
   let current: unknown = object;
-  for (const key of dotted.split('.')) {
+  for (const key of FIELD_KEYS.get(dotted) ?? dotted.split('.')) {
     if (!isObject(current) || !Object.hasOwn(current, key)) return undefined;
     current = current[key];
   }
