@@ -62,8 +62,10 @@ describe('a 200 MB embeddings response', { skip: process.platform !== 'linux' ? 
     assert.ok(received > BODY_MB * 1024 * 1024);
     const line = await proxy.waitForLine(/^\[USAGE\]/, 5_000);
     assert.match(line, /prompt_tokens=8 completion_tokens=0 total_tokens=8/);
-    // Generous on purpose: exact figures belong to the benchmark. Holding the body would need > 200 MB.
+    // Generous on purpose: exact figures belong to the benchmark. Holding the body would need more
+    // than the body itself. Socket reads are freed only when V8's external-memory heuristics start a
+    // collection: measured growth 40-48 MB on Node 20 and 78-104 MB on Node 24 (the same at 493a838).
     const growth = peakRssMb(proxy.child.pid!) - startPeak;
-    assert.ok(growth < BODY_MB / 2, `peak RSS grew by ${growth.toFixed(1)} MB; it should stay far below the ${BODY_MB} MB body`);
+    assert.ok(growth < BODY_MB * 0.75, `peak RSS grew by ${growth.toFixed(1)} MB; it should stay well below the ${BODY_MB} MB body`);
   });
 });
