@@ -76,6 +76,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       socket.destroy();
       return;
     }
+    // Node's head timer starts at accept; SPEC §8's at the first byte. A connection that
+    // never sent one asked nothing, so it is closed without an answer (and not counted).
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' && (socket as Socket).bytesRead === 0) {
+      socket.destroy();
+      return;
+    }
     let error: ProxyError;
     let reason: string;
     if (err.code === 'HPE_HEADER_OVERFLOW') {
