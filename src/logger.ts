@@ -56,10 +56,7 @@ function textLine(level: Level, msg: string, fields: Fields | undefined): string
     const ordered = level === 'usage' && !startsWithUsageCounts(keys)
       ? [...USAGE_FIRST.filter((k) => k in fields), ...keys.filter((k) => !USAGE_FIRST.includes(k))]
       : keys;
-    for (let i = 0; i < ordered.length; i++) {
-      const key = ordered[i] as string;
-      line += ' ' + key + '=' + textValue(fields[key] as FieldValue);
-    }
+    for (const key of ordered) line += ` ${key}=${textValue(fields[key] as FieldValue)}`;
   }
   return line + '\n';
 }
