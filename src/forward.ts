@@ -16,7 +16,7 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Upstream } from './config.ts';
 import { describeUpstreamFailure, errorBody, proxyError, type ProxyError, type ProxyErrorCode } from './errors.ts';
-import { clientResponseHead, connectionOptions, upstreamRequestHeaders, withoutHeaders, type RawHeaders } from './hop-by-hop.ts';
+import { clientResponseHead, connectionOptions, upstreamRequestHeaders, withoutHeaders, withoutHopByHop, type RawHeaders } from './hop-by-hop.ts';
 import { isInjectionCandidate, MAX_INJECT_BODY_BYTES } from './include-usage.ts';
 import { injectStreamUsage, isFilterableStream } from './stream-usage-injection.ts';
 import { createUsageChunkFilter, type UsageChunkFilter } from './usage-chunk-filter.ts';
@@ -299,6 +299,7 @@ class Exchange {
     outgoing.on('response', onUpstreamResponse);
     outgoing.on('error', onUpstreamError);
     outgoing.on('close', onUpstreamClose);
+    outgoing.on('information', onUpstreamInformation);
     if (body !== null) {
       if (this.requestEnded) outgoing.end(body);
       else outgoing.write(body);
@@ -493,6 +494,37 @@ class Exchange {
     res.on('drain', onClientDrain);
   }
 
+  /**
+   * An interim 1xx response before the final one (SPEC §3: status codes pass through).
+   * 100 Continue is the proxy's own business (it answers Expect itself); 102 and 103 go
+   * on to the client, never to an HTTP/1.0 one, which cannot read them (RFC 9110 §15.2).
+   */
+  upstreamInformation(info: http.InformationEvent): void {
+    const { res } = this;
+    if (this.upRes !== null || res.headersSent || this.req.httpVersionMinor === 0) return;
+    if (info.statusCode === 102) {
+      res.writeProcessing();
+    } else if (info.statusCode === 103) {
+      const hints: Record<string, string | string[]> = {};
+      const links: string[] = [];
+      const raw = withoutHopByHop(info.rawHeaders);
+      for (let i = 0; i < raw.length; i += 2) {
+        const name = (raw[i] as string).toLowerCase();
+        const value = raw[i + 1] as string;
+        // Node validates one link-value at a time: `<a>; rel=x, <b>; rel=y` is two.
+        if (name === 'link') links.push(...value.split(/,\s*(?=<)/));
+        else hints[name] = hints[name] === undefined ? value : `${String(hints[name])}, ${value}`;
+      }
+      hints['link'] = links;
+      try {
+        // Node sends 103 only with a Link, and refuses a Link it cannot validate.
+        res.writeEarlyHints(hints);
+      } catch {
+        // An early hint is an optimisation: one that cannot be forwarded is dropped.
+      }
+    }
+  }
+
   upstreamData(chunk: Buffer): void {
     this.responseBytes += chunk.length;
     const filter = this.filter;
@@ -589,6 +621,9 @@ function onUpstreamError(this: Tagged<http.ClientRequest>, err: UpstreamError): 
 }
 function onUpstreamClose(this: Tagged<http.ClientRequest>): void {
   this[kExchange]?.upstreamClose(this);
+}
+function onUpstreamInformation(this: Tagged<http.ClientRequest>, info: http.InformationEvent): void {
+  this[kExchange]?.upstreamInformation(info);
 }
 function onUpstreamDrain(this: Tagged<http.ClientRequest>): void {
   this[kExchange]?.upstreamDrain();

@@ -28,6 +28,10 @@ describe('bodies', () => {
         const status = Number(req.headers['x-status']);
         res.writeHead(status, { 'x-status': String(status) });
         res.end(status === 204 || status === 304 ? undefined : 'body');
+      } else if (url === '/v1/early-hints') {
+        res.writeProcessing();
+        res.writeEarlyHints({ link: ['</a.css>; rel=preload; as=style', '</b.js>; rel=preload; as=script'], 'x-hint': '1' });
+        setTimeout(() => res.end('final'), 20);
       } else if (url === '/v1/slow') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         const timer = setInterval(() => res.write('data: tick\n\n'), 20);
@@ -63,6 +67,21 @@ describe('bodies', () => {
       setTimeout(() => req.end('part two'), 50);
     });
     assert.equal(res.toString(), 'part one,part two');
+  });
+
+  test('interim 102 and 103 responses reach an HTTP/1.1 client before the final one, and never an HTTP/1.0 one', async () => {
+    const text = (await rawExchange(proxy.port, 'GET /v1/early-hints HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')).toString('latin1');
+    const processing = text.indexOf('HTTP/1.1 102 Processing\r\n');
+    const hints = text.indexOf('HTTP/1.1 103 Early Hints\r\n');
+    const final = text.indexOf('HTTP/1.1 200 ');
+    assert.ok(processing === 0 && hints > processing && final > hints, text);
+    const hintsHead = text.slice(hints, text.indexOf('\r\n\r\n', hints));
+    assert.match(hintsHead, /\r\nLink: <\/a\.css>; rel=preload; as=style, <\/b\.js>; rel=preload; as=script\r\n/i);
+    assert.match(hintsHead, /\r\nx-hint: 1(\r\n|$)/i);
+    assert.ok(text.endsWith('final'));
+    const old = (await rawExchange(proxy.port, 'GET /v1/early-hints HTTP/1.0\r\nHost: h\r\n\r\n')).toString('latin1');
+    assert.match(old, /^HTTP\/1\.1 200 /);
+    assert.ok(old.endsWith('final'));
   });
 
   test('a large response reaches the client byte for byte with its Content-Length', async () => {
