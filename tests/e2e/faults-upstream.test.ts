@@ -74,6 +74,15 @@ describe('upstream faults', () => {
         socket.write(okResponse('whole'), () => setTimeout(() => socket.resetAndDestroy(), 50));
       } else if (name === 'obs-text') {
         socket.write(Buffer.from('HTTP/1.1 200 \xe2\x82\xac\r\nX-Euro: \xe2\x82\xac\xff\r\nContent-Length: 2\r\n\r\nok', 'latin1'));
+      } else if (name === 'interim-flood') {
+        // Interim responses over and over before the final one: the client gets each kind once.
+        const hint = 'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n';
+        socket.write(`${'HTTP/1.1 102 Processing\r\n\r\n'.repeat(500)}${hint.repeat(500)}${okResponse('final')}`);
+      } else if (name === 'hostile-early-hint') {
+        // A Link value whose parameters make Node's validating regular expression backtrack
+        // exponentially (25 of them took seconds), then a good one, then the final response.
+        const hostile = `<a>${'; a=b'.repeat(25)} ;`;
+        socket.write(`HTTP/1.1 103 Early Hints\r\nLink: ${hostile}\r\nLink: </ok.css>; rel=preload\r\n\r\n${okResponse('final')}`);
       } else if (name === 'extra-in-same-write') {
         socket.write(okResponse('hello') + 'HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled');
       } else if (name === 'extra-after-a-pause') {
@@ -99,6 +108,21 @@ describe('upstream faults', () => {
       assert.match(error.code, /^upstream_(unreachable|reset)$/, method);
     }
     assert.ok(raw.requests.length > before, 'the upstream accepted the requests before resetting');
+  });
+
+  test('interim responses repeated by the upstream reach the client once of each kind, then the final one', async () => {
+    const text = (await rawExchange(proxy.port, 'GET /v1/interim-flood HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')).toString('latin1');
+    assert.equal(text.split('HTTP/1.1 102 ').length - 1, 1, text.slice(0, 300));
+    assert.equal(text.split('HTTP/1.1 103 ').length - 1, 1, text.slice(0, 300));
+    assert.match(text, /HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\nfinal$/);
+  });
+
+  // The test's timeout is a hang guard, not a speed measurement: unbounded, this took 14 s.
+  test('a Link value with too many parameters is dropped before Node validates it; the rest of the hint and the response go on', { timeout: 10_000 }, async () => {
+    const text = (await rawExchange(proxy.port, 'GET /v1/hostile-early-hint HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n')).toString('latin1');
+    const hint = text.slice(0, text.indexOf('\r\n\r\n'));
+    assert.match(hint, /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/ok\.css>; rel=preload$/);
+    assert.match(text, /\r\n\r\nfinal$/);
   });
 
   test('a reset in the middle of the response head gives 502', async () => {
