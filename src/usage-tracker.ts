@@ -154,11 +154,12 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
                 if (sseMalformed) return;
                 const data = asBuffer(event.data);
                 if (!mayCarryUsage(data, acc.model() === null)) {
-                  if (!mayBeJsonEventData(data)) sseMalformed = true;
+                  if (isBrokenJsonEventData(data)) sseMalformed = true;
                   return;
                 }
                 const result = sniffEvent(data, acc);
-                if (result === 'malformed' || result === 'truncated') sseMalformed = true;
+                // As above: only data that set out to be JSON can be broken JSON.
+                if ((result === 'malformed' || result === 'truncated') && opensLikeJson(data)) sseMalformed = true;
               },
             },
             { maxLineBytes: MAX_SSE_EVENT_BYTES },
@@ -289,18 +290,30 @@ function isNullMember(data: Buffer, i: number): boolean {
   return i + 4 <= data.length && data.compare(NULL_BYTES, 0, 4, i, i + 4) === 0;
 }
 
-// The cheap check for an event the sniffer skips: its data opens and closes like a
-// JSON object or array (OpenAI's closing `[DONE]` does too). What it lets pass is
-// never read for usage, so a fault it misses costs no number, only the
-// `end=malformed` mark.
-function mayBeJsonEventData(data: Buffer): boolean {
-  let first = 0;
-  let last = data.length - 1;
-  while (first <= last && isJsonSpace(data[first])) first++;
-  while (last > first && isJsonSpace(data[last])) last--;
+// The cheap check for an event the sniffer skips: data that opens like a JSON object
+// or array but does not close like one was cut or garbled. Data that is not JSON at
+// all (an empty `data:`, a `ping` heartbeat) is an event like any other, just not one
+// with usage: it marks nothing. (OpenAI's closing `[DONE]` opens and closes like an
+// array.) What this lets pass is never read for usage, so a fault it misses costs no
+// number, only the `end=malformed` mark.
+function isBrokenJsonEventData(data: Buffer): boolean {
+  const first = firstNonSpace(data);
   const open = data[first];
-  if (open === 0x7b) return data[last] === 0x7d; // {…}
-  return open === 0x5b && data[last] === 0x5d; // […]
+  if (open !== 0x7b && open !== 0x5b) return false;
+  let last = data.length - 1;
+  while (last > first && isJsonSpace(data[last])) last--;
+  return data[last] !== (open as number) + 2; // '{' + 2 is '}', '[' + 2 is ']'
+}
+
+function opensLikeJson(data: Buffer): boolean {
+  const open = data[firstNonSpace(data)];
+  return open === 0x7b || open === 0x5b;
+}
+
+function firstNonSpace(data: Buffer): number {
+  let i = 0;
+  while (i < data.length && isJsonSpace(data[i])) i++;
+  return i;
 }
 
 function isJsonSpace(byte: number | undefined): boolean {

@@ -99,15 +99,23 @@ describe('usage tracker', () => {
     }
   });
 
-  test('an event that is not JSON after the usage marks the record malformed; before it, there is no record', async () => {
+  test('an event of broken JSON after the usage marks the record malformed; before it, there is no record', async () => {
     const usage = 'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\n';
-    assert.deepEqual(counts((await track([usage, 'data: not json\n\n']))[0]), [1, 2, 3, 'asked', false, 'malformed']);
+    assert.deepEqual(counts((await track([usage, 'data: {not json\n\n']))[0]), [1, 2, 3, 'asked', false, 'malformed']);
+    assert.deepEqual(counts((await track([usage, 'data: [1, 2\n\n']))[0]), [1, 2, 3, 'asked', false, 'malformed']);
     assert.deepEqual(counts((await track([usage, 'data: {"usage": {"prompt_tokens": 9\n\n']))[0]), [1, 2, 3, 'asked', false, 'malformed']);
     assert.deepEqual(await track(['data: {oops\n\n', usage]), []);
     // Cut off before its blank line at a clean end: truncated.
     assert.deepEqual(counts((await track([usage, 'data: {"choices":[]}']))[0]), [1, 2, 3, 'asked', false, 'malformed']);
     // The connection lost is what the record says, whatever the body.
     assert.deepEqual(counts((await track([usage, 'data: {"choices":[]}'], SSE, '{}', 'upstream_error'))[0]), [1, 2, 3, null, false, 'upstream_error']);
+  });
+
+  test('events whose data is not JSON at all (empty, a text heartbeat, a word with "usage" in it) are not faults', async () => {
+    const usage = 'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\n';
+    for (const event of ['data:\n\n', 'data\n\n', 'event: ping\ndata: ping\n\n', 'data: usage report follows\n\n', 'data: 42\n\n']) {
+      assert.deepEqual(counts((await track([event, usage, event]))[0]), [1, 2, 3, 'asked', true, 'done'], JSON.stringify(event));
+    }
   });
 
   test('comments, named events, ids, retry fields and [DONE] are not faults', async () => {
