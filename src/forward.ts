@@ -398,13 +398,16 @@ class Exchange {
       // One stale pooled socket usually means the upstream restarted and every idle
       // socket is stale: closing them all spares the next requests a 502 each.
       this.dropIdleSockets();
-      if (this.attempts === 1 && this.replayable && this.requestEnded && !gotResponseBytes(outgoing)) {
+      if (this.attempts === 1 && this.replayable && !gotResponseBytes(outgoing)) {
         // The upstream closed a kept-alive socket just as it was reused (SPEC §8). The
-        // retry goes on a fresh connection, never on another pooled one.
+        // retry goes on a fresh connection, never on another pooled one, with the body
+        // so far; the rest of a body still arriving follows it there.
         const replay = this.replay;
         this.replay = null;
         this.armTimer();
         this.send(replay === null ? null : replay.length === 1 ? (replay[0] as Buffer) : Buffer.concat(replay), true);
+        // An upload paused for the failed request's drain would wait for it forever.
+        if (!this.requestEnded) this.req.resume();
         return;
       }
       this.fail('upstream_error', proxyError('upstream_reset', describeUpstreamFailure(err)));
