@@ -74,8 +74,30 @@ export function upstreamRequestHeaders(raw: RawHeaders, upstreamAuthority: strin
   // its own, Node's client sends a GET, HEAD, DELETE or OPTIONS body as bare bytes after
   // the head, and the upstream reads them as a second request that never passed the
   // proxy's checks (request smuggling). So the body is re-framed, chunked, for every method.
-  if (headerValue(raw, 'transfer-encoding') !== undefined) filtered.push('Transfer-Encoding', 'chunked');
+  const codings = transferCodings(raw);
+  if (codings !== null) filtered.push('Transfer-Encoding', codings);
   return filtered;
+}
+
+/**
+ * The request's transfer codings, ending in `chunked`, or null without a Transfer-Encoding.
+ * Node's parser removed only the chunked framing: a body sent `gzip, chunked` still reaches
+ * the proxy gzip-coded, so the codings before `chunked` go upstream with it.
+ */
+function transferCodings(raw: RawHeaders): string | null {
+  const codings: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 17 || name.toLowerCase() !== 'transfer-encoding') continue;
+    for (const coding of (raw[i + 1] as string).split(',')) {
+      const token = coding.trim().toLowerCase();
+      if (token !== '' && token !== 'chunked') codings.push(token);
+    }
+    codings.push('chunked');
+  }
+  if (codings.length === 0) return null;
+  // One `chunked`, last: the framing this hop adds (RFC 9112 §6.1).
+  return [...codings.filter((c) => c !== 'chunked'), 'chunked'].join(', ');
 }
 
 /** The headers sent to the client: the upstream's, minus hop-by-hop ones. */

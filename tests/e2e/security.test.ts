@@ -223,6 +223,19 @@ describe('request smuggling', () => {
     await upstream.close();
   });
 
+  test('a body sent with another transfer coding before chunked reaches the upstream still coded, and says so', async () => {
+    const coded = 'not really gzip, but coded';
+    const before = upstream.requests.length;
+    const res = await rawExchange(proxy.port, `POST /v1/coded HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n${coded.length.toString(16)}\r\n${coded}\r\n0\r\n\r\n`);
+    assert.match(res.toString('latin1'), /^HTTP\/1\.1 200 /);
+    await delay(100);
+    const seen = upstream.requests.slice(before);
+    assert.equal(seen.length, 1);
+    const te = seen[0]!.rawHeaders.filter((_, i, all) => i % 2 === 1 && all[i - 1]!.toLowerCase() === 'transfer-encoding');
+    assert.deepEqual(te, ['gzip, chunked']);
+    assert.equal(seen[0]!.body.toString('latin1'), coded);
+  });
+
   // The body of a chunked request is a whole request of its own. Forwarded as bare bytes
   // after the head (what Node's client does for these methods without framing), the upstream
   // would read it as a second request that never passed the proxy's path check.
