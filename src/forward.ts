@@ -18,9 +18,11 @@ import type { Upstream } from './config.ts';
 import { describeUpstreamFailure, errorBody, proxyError, type ProxyError, type ProxyErrorCode } from './errors.ts';
 import { clientResponseHead, connectionOptions, upstreamRequestHeaders, withoutHeaders, type RawHeaders } from './hop-by-hop.ts';
 import { isInjectionCandidate, MAX_INJECT_BODY_BYTES } from './include-usage.ts';
+import { forwardInterim, NONE_SENT, type InterimSent } from './interim-responses.ts';
 import { injectStreamUsage, isFilterableStream } from './stream-usage-injection.ts';
 import { createUsageChunkFilter, type UsageChunkFilter } from './usage-chunk-filter.ts';
 import { pathForLog, resolveUpstreamTarget } from './upstream-target.ts';
+import { gotResponseBytes, noteResponseEnded, ReplayBody } from './upstream-retry.ts';
 
 /** Why an exchange ended; SPEC §4 names these in `end=`. */
 export type EndReason = 'done' | 'client_abort' | 'upstream_error' | 'timeout' | 'shutdown';
@@ -100,35 +102,10 @@ export interface Forwarder {
 // shorter, is honoured by Node's Agent.
 const UPSTREAM_IDLE_SOCKET_MS = 4_000;
 
-// SPEC §8: these may be repeated without changing the outcome, so one that fails
-// on a reused socket before any response byte is sent again, once. POST never is:
-// the upstream may already be running a paid generation.
-const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
-// A retry sends the body again, so an idempotent request keeps references to the
-// chunks it forwarded, up to this much, until its response begins. A larger body
-// is not retried: holding it would be buffering it (SPEC §3).
-const MAX_REPLAY_BODY_BYTES = 64 * 1024;
-
 const CONTENT_LENGTH: ReadonlySet<string> = new Set(['content-length']);
-
-// Interim responses forwarded, as bits.
-const SENT_102 = 1;
-const SENT_103 = 2;
-// Node validates a Link value with a regular expression that backtracks exponentially in
-// the number of `;` parameters of a value it rejects (measured: 16 took 38 ms, 24 took
-// 1.2 s): values are bounded before Node sees them.
-const MAX_EARLY_HINT_LINKS = 16;
-const MAX_LINK_VALUE_BYTES = 1024;
-const MAX_LINK_PARAMETERS = 6;
 
 const kExchange = Symbol('lm-proxy exchange');
 const kTimeout = Symbol('lm-proxy upstream timeout');
-// On a pooled upstream socket: its bytesRead when the last response on it ended. A
-// request that fails on it with bytesRead unchanged got no response byte (SPEC §8).
-const kBytesReadAtRelease = Symbol('lm-proxy bytes read at release');
-
-type PooledSocket = NonNullable<http.ClientRequest['socket']> & { [kBytesReadAtRelease]?: number };
-
 type Tagged<T> = T & { [kExchange]?: Exchange };
 type UpstreamError = NodeJS.ErrnoException & { [kTimeout]?: true };
 
@@ -236,13 +213,10 @@ class Exchange {
   private held: Buffer[] | null;
   private heldBytes = 0;
   private injected = false;
-  // The forwarded body of an idempotent request, kept for a retry (SPEC §8); null
-  // when there is none yet, or once it can no longer be retried.
-  private replay: Buffer[] | null = null;
-  private replayBytes = 0;
-  private replayable: boolean;
+  // The body forwarded so far, while a retry on a fresh connection is possible (SPEC §8).
+  private readonly replay: ReplayBody;
   private filter: UsageChunkFilter | null = null;
-  private interimSent = 0; // SENT_102 | SENT_103, once each
+  private interimSent: InterimSent = NONE_SENT;
   // A close-delimited body (an HTTP/1.0 client, no Content-Length) ends at the
   // connection's end, so only a reset can tell the client it was cut short.
   private closeDelimited = false;
@@ -259,7 +233,7 @@ class Exchange {
     this.tap = options.openTap?.({ method, clientPath, query, requestHeaders: req.rawHeaders }) ?? null;
     this.headers = upstreamRequestHeaders(req.rawHeaders, options.upstream.authority);
     this.held = options.injectStreamUsage && isInjectionCandidate(method, clientPath) ? [] : null;
-    this.replayable = IDEMPOTENT_METHODS.has(method);
+    this.replay = new ReplayBody(method);
   }
 
   start(): void {
@@ -330,7 +304,7 @@ class Exchange {
       // SPEC §5: bodies above 8 MiB go through untouched, as they came.
       if (this.heldBytes > MAX_INJECT_BODY_BYTES) this.releaseHeld(false);
     } else {
-      if (this.replayable) this.keepForReplay(chunk);
+      this.replay.add(chunk);
       const upReq = this.upReq;
       if (upReq !== null && !upReq.destroyed && !upReq.write(chunk)) {
         this.req.pause();
@@ -338,16 +312,6 @@ class Exchange {
       }
     }
     this.tap?.requestChunk(chunk);
-  }
-
-  private keepForReplay(chunk: Buffer): void {
-    this.replayBytes += chunk.length;
-    if (this.replayBytes > MAX_REPLAY_BODY_BYTES) {
-      this.replayable = false;
-      this.replay = null;
-    } else {
-      (this.replay ??= []).push(chunk);
-    }
   }
 
   clientEnd(): void {
@@ -398,14 +362,12 @@ class Exchange {
       // One stale pooled socket usually means the upstream restarted and every idle
       // socket is stale: closing them all spares the next requests a 502 each.
       this.dropIdleSockets();
-      if (this.attempts === 1 && this.replayable && !gotResponseBytes(outgoing)) {
+      if (this.attempts === 1 && this.replay.possible && !gotResponseBytes(outgoing)) {
         // The upstream closed a kept-alive socket just as it was reused (SPEC §8). The
         // retry goes on a fresh connection, never on another pooled one, with the body
         // so far; the rest of a body still arriving follows it there.
-        const replay = this.replay;
-        this.replay = null;
         this.armTimer();
-        this.send(replay === null ? null : replay.length === 1 ? (replay[0] as Buffer) : Buffer.concat(replay), true);
+        this.send(this.replay.take(), true);
         // An upload paused for the failed request's drain would wait for it forever.
         if (!this.requestEnded) this.req.resume();
         return;
@@ -470,8 +432,7 @@ class Exchange {
     this.upRes = incoming;
     incoming[kExchange] = this;
     // A response began: the request is never sent again, so its body need not be kept.
-    this.replayable = false;
-    this.replay = null;
+    this.replay.close();
     const head = clientResponseHead(incoming.rawHeaders);
     let headers = head.headers;
     if (this.injected && isFilterableStream(status, head.contentType, head.contentEncoding)) {
@@ -508,31 +469,9 @@ class Exchange {
     res.on('drain', onClientDrain);
   }
 
-  /**
-   * An interim 1xx response before the final one (SPEC §3: status codes pass through).
-   * 100 Continue is the proxy's own business (it answers Expect itself); 102 and 103 go
-   * on to the client, never to an HTTP/1.0 one, which cannot read them (RFC 9110 §15.2).
-   * Each goes at most once per exchange: an upstream repeating them cannot fill the
-   * client's socket while the proxy waits for the final response.
-   */
   upstreamInformation(info: http.InformationEvent): void {
-    const { res } = this;
-    if (this.upRes !== null || res.headersSent || this.req.httpVersionMinor === 0) return;
-    const kind = info.statusCode === 102 ? SENT_102 : info.statusCode === 103 ? SENT_103 : 0;
-    if (kind === 0 || (this.interimSent & kind) !== 0) return;
-    this.interimSent |= kind;
-    if (kind === SENT_102) {
-      res.writeProcessing();
-      return;
-    }
-    // 103 carries Link headers (RFC 8297); only they are forwarded.
-    const links = earlyHintLinks(info.rawHeaders);
-    if (links.length === 0) return;
-    try {
-      res.writeEarlyHints({ link: links });
-    } catch {
-      // Node refused a link-value: an early hint is an optimisation, dropped.
-    }
+    if (this.upRes !== null || this.res.headersSent) return;
+    this.interimSent = forwardInterim(this.res, info, this.interimSent);
   }
 
   upstreamData(chunk: Buffer): void {
@@ -546,9 +485,8 @@ class Exchange {
   }
 
   upstreamEnd(): void {
-    // The request's socket: Node has already detached the response from it for the pool.
-    const socket: PooledSocket | null = this.upReq?.socket ?? null;
-    if (socket !== null) socket[kBytesReadAtRelease] = socket.bytesRead;
+    // The request's socket, not the response's: Node has already detached that one for the pool.
+    if (this.upReq !== null) noteResponseEnded(this.upReq);
     if (this.filter !== null) this.writeAll(this.filter.end());
     this.res.end();
   }
@@ -651,28 +589,6 @@ function onTimeout(exchange: Exchange): void {
   exchange.timedOut();
 }
 function ignore(): void {}
-
-/** The link-values of a 103's Link headers that are small enough to hand to Node. */
-function earlyHintLinks(rawHeaders: readonly string[]): string[] {
-  const links: string[] = [];
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).toLowerCase() !== 'link') continue;
-    // One header may hold several link-values: `<a>; rel=x, <b>; rel=y`.
-    for (const link of (rawHeaders[i + 1] as string).split(/,\s*(?=<)/)) {
-      if (links.length === MAX_EARLY_HINT_LINKS) return links;
-      if (link.length <= MAX_LINK_VALUE_BYTES && link.split(';').length - 1 <= MAX_LINK_PARAMETERS) links.push(link);
-    }
-  }
-  return links;
-}
-
-/** Whether any byte of a response to this request arrived on its reused socket. */
-function gotResponseBytes(outgoing: http.ClientRequest): boolean {
-  const socket: PooledSocket | null = outgoing.socket;
-  const atRelease = socket?.[kBytesReadAtRelease];
-  // Unknown counts as arrived: a retry must never repeat a request the upstream answered.
-  return socket === null || atRelease === undefined || socket.bytesRead !== atRelease;
-}
 
 function asksForWebSocket(raw: RawHeaders): boolean {
   for (let i = 0; i < raw.length; i += 2) {
