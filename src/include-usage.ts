@@ -6,6 +6,8 @@
  * throws: a body it cannot read with certainty goes through untouched, with the reason why.
  */
 
+import { isJsonWhitespace } from './json-skip.ts';
+
 export const MAX_INJECT_BODY_BYTES = 8 * 1024 * 1024; // 8 MiB (SPEC §5: larger bodies go through untouched)
 
 /** Why a body was left as it came; stable codes, fit for a debug log. */
@@ -130,13 +132,8 @@ function hasBom(buf: Buffer): boolean {
   return buf.length >= BOM.length && buf[0] === BOM[0] && buf[1] === BOM[1] && buf[2] === BOM[2];
 }
 
-// RFC 8259 §2: whitespace is space, tab, LF and CR — exactly what JSON.parse accepts.
-function isWhitespace(c: number | undefined): boolean {
-  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
-}
-
 function skipWhitespace(buf: Buffer, i: number): number {
-  while (i < buf.length && isWhitespace(buf[i])) i++;
+  while (i < buf.length && isJsonWhitespace(buf[i])) i++;
   return i;
 }
 
@@ -189,7 +186,7 @@ function skipValue(buf: Buffer, i: number): number {
 }
 
 function isDelimiter(c: number | undefined): boolean {
-  return isWhitespace(c) || c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET || c === COLON || c === QUOTE;
+  return isJsonWhitespace(c) || c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET || c === COLON || c === QUOTE;
 }
 
 // A depth counter, not recursion: a deeply nested body cannot overflow the stack.

@@ -13,6 +13,11 @@ export const CLOSE_ARRAY = 0x5d;
 export const OPEN_OBJECT = 0x7b;
 export const CLOSE_OBJECT = 0x7d;
 
+/** RFC 8259 §2: whitespace is space, tab, LF and CR — exactly what JSON.parse accepts. */
+export function isJsonWhitespace(byte: number | undefined): boolean {
+  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
+}
+
 /** Bytes walked one at a time before jumping with Buffer#indexOf: about what one indexOf call costs. */
 const WALK_BYTES = 32;
 

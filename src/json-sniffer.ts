@@ -8,7 +8,7 @@
 import { Buffer } from 'node:buffer';
 import { CaptureStack } from './json-capture.ts';
 import { type PathNode, buildPathTree } from './json-key-paths.ts';
-import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, ContainerSkipper, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from './json-skip.ts';
+import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, ContainerSkipper, isJsonWhitespace, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from './json-skip.ts';
 
 export interface JsonSnifferOptions {
   /** Dotted key paths, relative to a document root, whose values are captured, e.g. "usage", "message.usage", "model". */
@@ -77,9 +77,6 @@ const N_E = 5;
 const N_E_SIGN = 6;
 const N_EXPONENT = 7;
 
-function isWhitespace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
 function isHexDigit(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66);
 }
@@ -197,23 +194,23 @@ class Sniffer implements JsonSniffer {
           this.state = c === 0xef ? BOM_2 : TOP;
           break;
         case TOP_SEPARATOR:
-          if (!isWhitespace(c)) return this.fail();
+          if (!isJsonWhitespace(c)) return this.fail();
           this.state = TOP;
           i++;
           break;
         case TOP:
         case VALUE:
-          if (isWhitespace(c)) i++;
+          if (isJsonWhitespace(c)) i++;
           else this.startValue(c, i++, this.state === TOP ? this.root : this.valueNode);
           break;
         case ARRAY_FIRST:
-          if (isWhitespace(c)) i++;
+          if (isJsonWhitespace(c)) i++;
           else if (c === CLOSE_ARRAY) this.closeTracked(++i);
           else this.startValue(c, i++, this.root); // elements of the top-level array are document roots
           break;
         case OBJECT_FIRST:
         case OBJECT_KEY:
-          if (isWhitespace(c)) i++;
+          if (isJsonWhitespace(c)) i++;
           else if (c === QUOTE) {
             this.keyLen = 0;
             this.keyEscaped = false;
@@ -245,14 +242,14 @@ class Sniffer implements JsonSniffer {
           break;
         }
         case KEY_DONE:
-          if (isWhitespace(c)) i++;
+          if (isJsonWhitespace(c)) i++;
           else if (c === NAME_SEPARATOR) {
             this.state = VALUE;
             i++;
           } else return this.fail();
           break;
         case AFTER_VALUE:
-          if (isWhitespace(c)) i++;
+          if (isJsonWhitespace(c)) i++;
           else if (c === COMMA) {
             i++;
             if (this.closers[this.depth - 1] === CLOSE_OBJECT) this.state = OBJECT_KEY;

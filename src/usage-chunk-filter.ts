@@ -7,6 +7,8 @@
  * (WHATWG HTML §9.2.5, "Event stream interpretation").
  */
 
+import { isJsonWhitespace } from './json-skip.ts';
+
 export const DEFAULT_MAX_EVENT_BYTES = 1024 * 1024; // 1 MiB: a larger event streams through, never removed
 
 export interface UsageChunkFilter {
@@ -219,7 +221,7 @@ function hasEmptyChoices(buf: Buffer, from: number, to: number, closeBracketFrom
 
 /** The last index at or before `i` (and not before `from`) that is not JSON whitespace; from - 1 if none. */
 function skipWhitespaceBack(buf: Buffer, i: number, from: number): number {
-  while (i >= from && (buf[i] === 0x20 || buf[i] === 0x09 || buf[i] === 0x0a || buf[i] === 0x0d)) i--;
+  while (i >= from && isJsonWhitespace(buf[i])) i--;
   return i;
 }
 

@@ -9,6 +9,7 @@
 import { createBodyDecoder, type BodyDecoder } from './body-decoder.ts';
 import type { EndReason, ExchangeStart, ExchangeSummary, ExchangeTap, TapResponseHead } from './forward.ts';
 import { createJsonSniffer, type JsonSniffer, type SniffEnd } from './json-sniffer.ts';
+import { isJsonWhitespace } from './json-skip.ts';
 import { mediaTypeOf } from './hop-by-hop.ts';
 import { isoTimeNow } from './iso-time.ts';
 import { keyIdFrom } from './key-id.ts';
@@ -283,10 +284,10 @@ function mayCarryUsage(data: Buffer, needModel: boolean): boolean {
 function isNullMember(data: Buffer, i: number): boolean {
   if (data[i] !== 0x22) return false;
   i++;
-  while (isJsonSpace(data[i])) i++;
+  while (isJsonWhitespace(data[i])) i++;
   if (data[i] !== 0x3a) return false;
   i++;
-  while (isJsonSpace(data[i])) i++;
+  while (isJsonWhitespace(data[i])) i++;
   return i + 4 <= data.length && data.compare(NULL_BYTES, 0, 4, i, i + 4) === 0;
 }
 
@@ -301,7 +302,7 @@ function isBrokenJsonEventData(data: Buffer): boolean {
   const open = data[first];
   if (open !== 0x7b && open !== 0x5b) return false;
   let last = data.length - 1;
-  while (last > first && isJsonSpace(data[last])) last--;
+  while (last > first && isJsonWhitespace(data[last])) last--;
   return data[last] !== (open as number) + 2; // '{' + 2 is '}', '[' + 2 is ']'
 }
 
@@ -312,12 +313,8 @@ function opensLikeJson(data: Buffer): boolean {
 
 function firstNonSpace(data: Buffer): number {
   let i = 0;
-  while (i < data.length && isJsonSpace(data[i])) i++;
+  while (i < data.length && isJsonWhitespace(data[i])) i++;
   return i;
-}
-
-function isJsonSpace(byte: number | undefined): boolean {
-  return byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d;
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
