@@ -219,7 +219,7 @@ class Parser implements SseParser {
       else if (end - pos > this.maxLineBytes) this.dropLine(buf, pos, end);
       else this.parseLine(buf, pos, end);
       pos = this.afterLineEnd(buf, end);
-      // As in this.parseLfLines: a blank line after a line costs no search.
+      // As in parseLfLines: a blank line after a line costs no search.
       while (pos < buf.length && (buf[pos] === CR || buf[pos] === LF)) {
         this.dispatch();
         pos = this.afterLineEnd(buf, pos);
@@ -249,7 +249,7 @@ class Parser implements SseParser {
       this.skippingLine = true;
       return;
     }
-    // A copy, not a view: the caller may reuse its chunk after this.feed() returns, and a
+    // A copy, not a view: the caller may reuse its chunk after feed() returns, and a
     // view would keep a whole chunk alive for a few bytes.
     this.lineParts.push(copyOf(buf, start, end));
     this.lineBytes += end - start;
@@ -284,7 +284,7 @@ class Parser implements SseParser {
 
   /**
    * Drops the line made of the held parts and `buf[start, end)` for exceeding
-   * this.maxLineBytes. A dropped `data` line would leave its event's data incomplete,
+   * maxLineBytes. A dropped `data` line would leave its event's data incomplete,
    * so that event is dropped too.
    */
   private dropLine(buf: Buffer, start: number, end: number): void {
@@ -405,7 +405,7 @@ class Parser implements SseParser {
     this.dataLines++;
   }
 
-  /** Copies data parts that still view the current chunk, before this.feed() returns. */
+  /** Copies data parts that still view the current chunk, before feed() returns. */
   private adoptDataParts(): void {
     if (this.ownedDataParts === this.dataLines) return;
     if (this.ownedDataParts === 0) this.firstDataPart = copyOf(this.firstDataPart!, 0, this.firstDataPart!.length);
