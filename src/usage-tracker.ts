@@ -153,7 +153,7 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
             {
               onEvent(event) {
                 if (sseMalformed) return;
-                const data = asBuffer(event.data);
+                const data = event.data;
                 if (!mayCarryUsage(data, acc.model() === null)) {
                   if (isBrokenJsonEventData(data)) sseMalformed = true;
                   return;
@@ -315,10 +315,6 @@ function firstNonSpace(data: Buffer): number {
   let i = 0;
   while (i < data.length && isJsonWhitespace(data[i])) i++;
   return i;
-}
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function round(ms: number): number {
