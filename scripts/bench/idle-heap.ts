@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort, waitForPort } from './processes.ts';
+import { freePort, sleep, waitForPort } from './processes.ts';
 import { BENCH_DIR, ROOT } from './setup.ts';
 import { openIdleStreams, runSseStreams } from './sse-client.ts';
 
@@ -38,8 +38,6 @@ function tally(file: string): Map<string, { count: number; bytes: number }> {
   }
   return out;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function snapshot(proxy: ChildProcess, dir: string, count: number): Promise<string> {
   proxy.kill('SIGUSR2');
