@@ -85,19 +85,19 @@ export function upstreamRequestHeaders(raw: RawHeaders, upstreamAuthority: strin
  * the proxy gzip-coded, so the codings before `chunked` go upstream with it.
  */
 function transferCodings(raw: RawHeaders): string | null {
+  let present = false;
   const codings: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     if (name.length !== 17 || name.toLowerCase() !== 'transfer-encoding') continue;
+    present = true;
     for (const coding of (raw[i + 1] as string).split(',')) {
       const token = coding.trim().toLowerCase();
       if (token !== '' && token !== 'chunked') codings.push(token);
     }
-    codings.push('chunked');
   }
-  if (codings.length === 0) return null;
   // One `chunked`, last: the framing this hop adds (RFC 9112 §6.1).
-  return [...codings.filter((c) => c !== 'chunked'), 'chunked'].join(', ');
+  return present ? [...codings, 'chunked'].join(', ') : null;
 }
 
 /** The headers sent to the client: the upstream's, minus hop-by-hop ones. */
