@@ -1,5 +1,5 @@
-// `npm run build`: bundles src/main.ts into dist/lm-proxy.cjs, one CommonJS file that requires only
-// `node:` modules (SPEC §1), with the package version inlined (src/version.ts).
+// `npm run build`: bundles src/cli/main.ts into dist/lm-proxy.cjs, one CommonJS file that requires only
+// `node:` modules (SPEC §1), with the package version inlined (src/config/version.ts).
 // It refuses to write a bundle that pulls in anything else: a package from node_modules, a bare
 // built-in name such as `fs`, or a leftover `import.meta` (empty in CJS output, research §2.3).
 
@@ -9,20 +9,20 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const ENTRY = join(ROOT, 'src', 'main.ts');
+export const ENTRY = join(ROOT, 'src', 'cli', 'main.ts');
 export const BUNDLE_PATH = join(ROOT, 'dist', 'lm-proxy.cjs');
 const SHEBANG = '#!/usr/bin/env node';
 
-// src/version.ts reads package.json through import.meta in a branch that the version define removes;
+// src/config/version.ts reads package.json through import.meta in a branch that the version define removes;
 // esbuild still warns about it while parsing, so that one warning (and only there) is expected.
-const EXPECTED_WARNING = { id: 'empty-import-meta', file: 'src/version.ts' };
+const EXPECTED_WARNING = { id: 'empty-import-meta', file: 'src/config/version.ts' };
 
 export async function packageVersion(): Promise<string> {
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-/** The esbuild options of the shipped bundle; tests/bundle.test.ts builds with these too. */
+/** The esbuild options of the shipped bundle; tests/scripts/bundle.test.ts builds with these too. */
 export function bundleOptions(version: string): esbuild.BuildOptions & { metafile: true; write: false } {
   return {
     absWorkingDir: ROOT,
@@ -34,7 +34,7 @@ export function bundleOptions(version: string): esbuild.BuildOptions & { metafil
     target: 'node20',
     banner: { js: SHEBANG },
     define: { __LM_PROXY_VERSION__: JSON.stringify(version) },
-    // Folds `typeof "0.1.0" === 'string'` and drops the dead source-only branch of src/version.ts.
+    // Folds `typeof "0.1.0" === 'string'` and drops the dead source-only branch of src/config/version.ts.
     // Identifiers and whitespace stay as written, so stack traces remain readable.
     minifySyntax: true,
     metafile: true,

@@ -101,7 +101,7 @@ async function main(): Promise<void> {
 
   step = 'starting the proxy';
   const listen = `127.0.0.1:${await freePort()}`;
-  const args = ['--import', 'tsx', join('src', 'main.ts'), '--upstream', upstream.url, '--listen', listen];
+  const args = ['--import', 'tsx', join('src', 'cli', 'main.ts'), '--upstream', upstream.url, '--listen', listen];
   say(`Proxy: node ${args.join(' ')}`);
   proxy = await startProxy(process.execPath, args, { cwd: ROOT, env: cleanEnv(), timeoutMs: STEP_TIMEOUT_MS });
   for (const line of proxy.lines) say(`  proxy printed: ${line}`);

@@ -1,5 +1,5 @@
 /**
- * Throughput of the usage-side body decoder (src/body-decoder.ts): decoded MB/s for identity, gzip
+ * Throughput of the usage-side body decoder (src/usage/body-decoder.ts): decoded MB/s for identity, gzip
  * and br bodies of OpenAI-style chat chunk events fed in 16 KiB chunks, next to a bare zlib stream
  * on the same bytes, and the cost of stopping a 10 MB gzip bomb (~10 GiB of zeros).
  * Run: node --import tsx scripts/bench/body-decoder.ts [sizeMB=50]
@@ -8,7 +8,7 @@ import { Buffer } from 'node:buffer';
 import { pathToFileURL } from 'node:url';
 import * as zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
-import { createBodyDecoder } from '../../src/body-decoder.ts';
+import { createBodyDecoder } from '../../src/usage/body-decoder.ts';
 import { openAiChatStream } from './sse-parser.ts';
 
 const CHUNK_BYTES = 16 * 1024; // a typical upstream socket read

@@ -1,10 +1,10 @@
 /**
- * Cost of the request-body edit (src/include-usage.ts): microseconds per call on a typical chat body
+ * Cost of the request-body edit (src/injection/include-usage.ts): microseconds per call on a typical chat body
  * and on bodies near the 8 MiB limit, streaming (scan + validation + edit) and not (scan only).
  * Run: node --import tsx scripts/bench/include-usage.ts
  */
 import { Buffer } from 'node:buffer';
-import { injectIncludeUsage, MAX_INJECT_BODY_BYTES } from '../../src/include-usage.ts';
+import { injectIncludeUsage, MAX_INJECT_BODY_BYTES } from '../../src/injection/include-usage.ts';
 
 function body(bytes: number, stream: boolean): Buffer {
   const messages: unknown[] = [];

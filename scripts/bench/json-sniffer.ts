@@ -1,5 +1,5 @@
 /**
- * Throughput of the JSON sniffer (src/json-sniffer.ts) with the usage capture paths (SPEC §4) on response
+ * Throughput of the JSON sniffer (src/usage/json-sniffer.ts) with the usage capture paths (SPEC §4) on response
  * bodies fed in 64 KiB chunks: OpenAI embeddings (float and base64; the speed targets are judged on these),
  * a chat completion whose content is one huge string full of escapes, one with logprobs (dense structure
  * below the paths), an Ollama NDJSON stream, and SSE-sized documents sniffed one at a time with reset().
@@ -7,8 +7,8 @@
  */
 import { Buffer } from 'node:buffer';
 import { pathToFileURL } from 'node:url';
-import { createJsonSniffer } from '../../src/json-sniffer.ts';
-import { USAGE_CAPTURE_PATHS } from '../../src/usage.ts';
+import { createJsonSniffer } from '../../src/usage/json-sniffer.ts';
+import { USAGE_CAPTURE_PATHS } from '../../src/usage/usage.ts';
 
 const CHUNK_BYTES = 64 * 1024;
 const RUNS = 5;

@@ -2,7 +2,7 @@
 // and the cost of one scrape with a realistic number of series.
 // Run: node --import tsx scripts/bench/metrics.ts
 
-import { createProxyMetrics } from '../../src/proxy-metrics.ts';
+import { createProxyMetrics } from '../../src/recording/proxy-metrics.ts';
 
 const REQUESTS = 2_000_000;
 const METHODS = ['POST', 'POST', 'POST', 'GET'];

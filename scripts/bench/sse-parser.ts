@@ -1,12 +1,12 @@
 /**
- * Throughput of the SSE parser (src/sse.ts) on OpenAI-style chat chunk events
+ * Throughput of the SSE parser (src/usage/sse.ts) on OpenAI-style chat chunk events
  * (`data: {...}\n\n`, 150-250 bytes each) fed in 64 KiB chunks with a trivial onEvent.
  * Run: node --import tsx scripts/bench/sse-parser.ts [sizeMB=100] [--runs=5] [--compare]
  * `--compare` also times eventsource-parser v4 on the same stream (decoded to strings).
  */
 import { Buffer } from 'node:buffer';
 import { pathToFileURL } from 'node:url';
-import { createSseParser } from '../../src/sse.ts';
+import { createSseParser } from '../../src/usage/sse.ts';
 
 const CHUNK_BYTES = 64 * 1024;
 const RUNS = 5;

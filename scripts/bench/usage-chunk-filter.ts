@@ -1,11 +1,11 @@
 /**
- * Throughput of the usage-only chunk filter (src/usage-chunk-filter.ts) on an OpenAI-style stream
+ * Throughput of the usage-only chunk filter (src/injection/usage-chunk-filter.ts) on an OpenAI-style stream
  * with include_usage on (every chunk carries "usage":null, the worst case for its pre-check), fed in
  * 64 KiB chunks and in one chunk per event (how small streams arrive from a socket).
  * Run: node --import tsx scripts/bench/usage-chunk-filter.ts [sizeMB=100]
  */
 import { Buffer } from 'node:buffer';
-import { createUsageChunkFilter } from '../../src/usage-chunk-filter.ts';
+import { createUsageChunkFilter } from '../../src/injection/usage-chunk-filter.ts';
 import { openAiChatStream } from './sse-parser.ts';
 
 const RUNS = 5;

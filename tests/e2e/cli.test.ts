@@ -1,4 +1,4 @@
-// The command line as a user meets it: the real src/main.ts in a child process
+// The command line as a user meets it: the real src/cli/main.ts in a child process
 // (as exit-hook tests its hooks), judged by exit code and output (SPEC §1, §2, §7).
 
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { SETTINGS, renderSettingsTable } from '../../src/config.ts';
+import { SETTINGS, renderSettingsTable } from '../../src/config/config.ts';
 import { ROOT, startProxy } from './harness.ts';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -32,7 +32,7 @@ interface Run {
 
 /** Runs lm-proxy to completion; a run that outlives `limitMs` is killed (and fails on its exit code). */
 async function runCli(args: readonly string[], env: Readonly<Record<string, string>> = {}, limitMs = 30_000): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: ROOT,
     env: { ...CLEAN_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

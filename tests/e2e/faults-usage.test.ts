@@ -1,7 +1,7 @@
 // Hostile response bodies through the real proxy: usage at odd depths, in odd
 // types, with invalid or duplicate counts; a 50 MB SSE line; a gzip bomb. The
 // proxy must forward every byte, print no wrong [USAGE] line, hold bounded
-// memory and keep serving (SPEC §4, §8 "Usage"). src/usage.ts has the unit tests.
+// memory and keep serving (SPEC §4, §8 "Usage"). src/usage/usage.ts has the unit tests.
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';

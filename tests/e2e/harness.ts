@@ -112,7 +112,7 @@ export interface ProxyProcess {
 export async function startProxy(options: { upstream: string; args?: readonly string[]; env?: Readonly<Record<string, string>> }): Promise<ProxyProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src', 'main.ts'), '--upstream', options.upstream, '--listen', '127.0.0.1:0', ...(options.args ?? [])],
+    ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--upstream', options.upstream, '--listen', '127.0.0.1:0', ...(options.args ?? [])],
     { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const stdout: string[] = [];

@@ -1,11 +1,11 @@
 /**
  * Test helpers for the SSE parser: a generator of random but plausible
  * event streams (every field kind, CR/LF/CRLF, comments, BOMs, multibyte text), ways to
- * cut a stream into chunks, and a run of src/sse.ts that records everything it reports.
+ * cut a stream into chunks, and a run of src/usage/sse.ts that records everything it reports.
  */
 import { Buffer } from 'node:buffer';
-import { createSseParser } from '../../src/sse.ts';
-import type { SseParserOptions } from '../../src/sse.ts';
+import { createSseParser } from '../../src/usage/sse.ts';
+import type { SseParserOptions } from '../../src/usage/sse.ts';
 
 // Other test files import the PRNG from here; its home is prng.ts.
 export { prng } from './prng.ts';
