@@ -25,7 +25,7 @@ const TITLE_SIZE = 15; // px
 const TEXT_SIZE = 11; // px: tick labels, category labels, the y axis title
 const LEGEND_SIZE = 12; // px
 const LEGEND_ROW = 18; // px between legend rows
-const LABEL_GAP = 6; // px at least between two horizontal category labels
+const LABEL_GAP = TEXT_SIZE; // px at least between two horizontal category labels
 const SIN45 = Math.SQRT1_2;
 
 /**
@@ -266,7 +266,8 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
   const top = axis.ticks[axis.ticks.length - 1] ?? 1;
   const tickLabels = axis.ticks.map((v) => formatTick(v, axis.step, unit));
 
-  const title = fit(cleanText(chart.title), width - 2 * PAD, TITLE_SIZE);
+  const fullTitle = cleanText(chart.title);
+  const title = fit(fullTitle, width - 2 * PAD, TITLE_SIZE);
   const plotTop = PAD + (title === '' ? 6 : TITLE_SIZE + 16);
   const tickWidth = tickLabels.reduce((w, t) => Math.max(w, textWidth(t, TEXT_SIZE)), 0);
   let plotLeft = PAD + TEXT_SIZE + 10 + tickWidth + 8;
@@ -304,7 +305,7 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
   out.push(`<text x="${PAD + TEXT_SIZE}" y="${middle}" transform="rotate(-90 ${PAD + TEXT_SIZE} ${middle})" text-anchor="middle" fill="#333">${unit === 'usd' ? 'Cost (USD)' : 'Tokens'}</text>`);
   out.push('</g>');
 
-  // One group per category, left to right; segments bottom to top in series order.
+  // One group per category, left to right, titled with its total; segments bottom to top in series order.
   out.push('<g class="lmp-chart-bars">');
   categories.forEach((category, j) => {
     const x = n(plotLeft + slot * j + (slot - barWidth) / 2);
@@ -319,7 +320,7 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
       const tip = `${s.name} · ${category}: ${formatExact(value, unit)}`;
       segments.push(`<rect x="${x}" y="${n(high)}" width="${n(barWidth)}" height="${n(low - high)}" fill="${s.paint.fill}"${separator}><title>${escapeXml(tip)}</title></rect>`);
     }
-    if (segments.length > 0) out.push(`<g>${segments.join('')}</g>`);
+    out.push(`<g><title>${escapeXml(`${category}: ${formatExact(totals[j] ?? 0, unit)} in all`)}</title>${segments.join('')}</g>`);
   });
   out.push('</g>');
   if (max === 0) {
@@ -352,7 +353,7 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
 
   const textured = series.map((s) => s.paint).filter((p, i, all) => p.texture !== 'solid' && all.findIndex((q) => q.fill === p.fill) === i);
   const defs = textured.length > 0 ? `<defs>${textured.map(patternDef).join('')}</defs>` : '';
-  const label = escapeXml(title === '' ? 'Chart' : title);
+  const label = escapeXml(fullTitle === '' ? 'Chart' : fullTitle);
   const summary = `Stacked bars of ${unit === 'usd' ? 'cost in US dollars' : 'tokens'}: ${categories.length} categories, ${series.length} series.`;
   const body = `<title>${label}</title><desc>${summary}</desc>${defs}${out.join('')}`;
   // Pattern ids must be unique in the HTML page the dashboard inlines several charts into, and the
