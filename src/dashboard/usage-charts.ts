@@ -13,16 +13,7 @@ import {
   type Split,
   type UsageWindow,
 } from './usage-window.ts';
-
-/** The input of renderStackedBarChart (src/report/svg-chart.ts), declared here as used. */
-export interface StackedBarChart {
-  readonly title: string;
-  readonly categories: string[];
-  readonly series: { name: string; values: number[] }[];
-  readonly unit: 'tokens' | 'usd';
-  readonly width?: number;
-  readonly height?: number;
-}
+import type { StackedBarChart } from '../report/svg-chart.ts';
 
 export type ChartMetric = 'tokens' | 'cost';
 export const CHART_METRICS: readonly ChartMetric[] = ['tokens', 'cost'];

@@ -153,6 +153,7 @@ export class UsageWindow {
       }
     }
     this.latest = current;
+    this.version++; // the window moved: every bar shifts left, even with no bucket expired
     return current;
   }
 
@@ -209,7 +210,7 @@ export class UsageWindow {
       typeof record.cost === 'number' && Number.isFinite(record.cost) ? 0 : 1,
     ];
     for (let f = 0; f < FIELDS; f++) bucket.total[f]! += delta[f]!;
-    const tag = this.tagName === null ? undefined : (record.tags[this.tagName] ?? null);
+    const tag = this.tagName === null ? undefined : tagValue(record.tags, this.tagName);
     const names = [record.model, record.key_id, record.user, tag];
     for (let split = 0; split < SPLITS.length; split++) {
       const name = names[split];
@@ -312,6 +313,13 @@ export class UsageWindow {
   hasSplit(split: Split): boolean {
     return split !== 'tag' || this.tagName !== null;
   }
+}
+
+/** The record's value of the tag, own properties only: a tag named `constructor` is a valid
+ *  SPEC §10 name, and `{}.constructor` is not its value. */
+function tagValue(tags: Readonly<Record<string, string>>, name: string): string | null {
+  const value = Object.hasOwn(tags, name) ? tags[name] : undefined;
+  return typeof value === 'string' ? value : null;
 }
 
 function slotOf(epoch: number): number {

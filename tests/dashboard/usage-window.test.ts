@@ -130,6 +130,13 @@ describe('usage window', () => {
     assert.equal(untagged.hasSplit('tag'), false);
   });
 
+  it("reads only the record's own tag: a tag named constructor is not Object.prototype.constructor", () => {
+    const w = new UsageWindow({ now: clock().now, tagName: 'constructor' });
+    w.recordUsage(usage(T0, { tags: {} }));
+    w.recordUsage(usage(T0, { tags: { constructor: 'c1' } }));
+    assert.deepEqual(names(w, 'tag'), ['c1', null]);
+  });
+
   it('treats non-numeric or negative token counts and costs as nothing', () => {
     const w = new UsageWindow({ now: clock().now });
     w.recordUsage(usage(T0, { total_tokens: -5, prompt_tokens: Number.NaN, cost: Number.POSITIVE_INFINITY }));
