@@ -15,6 +15,7 @@ import { createProxyServer } from '../proxy/server.ts';
 import type { Ledger } from '../recording/ledger.ts';
 import { createUsageLog } from '../recording/usage-log.ts';
 import { createUsageTracker } from '../usage/usage-tracker.ts';
+import type { PriceBook } from './price-book.ts';
 
 export interface App {
   /** Where the proxy listens, as `host:port` with the real port. */
@@ -27,6 +28,8 @@ export interface App {
 export interface AppParts {
   /** The opened usage ledger, when USAGE_LOG is set (opened by the caller so a bad path stops the start). */
   readonly ledger?: Ledger | null;
+  /** The price table, when PRICES_FILE is set (read by the caller so a bad file stops the start). */
+  readonly prices?: PriceBook | null;
 }
 
 export class ListenError extends Error {
@@ -45,7 +48,9 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
   const ledger = parts.ledger ?? null;
   const tracker = config.trackUsage
     ? createUsageTracker({
-        onRecord: createUsageLog(logger, ledger, metrics),
+        onRecord: createUsageLog(logger, ledger, metrics, config.logFormat),
+        price: parts.prices?.price,
+        tags: config.tags,
         onUndecodable: (coding) =>
           logger.warn(`responses with Content-Encoding ${JSON.stringify(coding)} cannot be decoded by this Node; they are forwarded as they came and yield no usage`),
       })

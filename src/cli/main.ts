@@ -5,6 +5,7 @@
 import { ListenError, startApp } from './app.ts';
 import { formatListenAddress, parseConfig, renderHelp, type LogFormat } from '../config/config.ts';
 import { LedgerOpenError, openLedger, type Ledger } from '../recording/ledger.ts';
+import { openPriceBook, type PriceBook } from './price-book.ts';
 import { createLogger } from '../recording/logger.ts';
 import { VERSION } from '../config/version.ts';
 
@@ -36,12 +37,22 @@ async function main(): Promise<void> {
       return;
     }
   }
+  let prices: PriceBook | null = null;
+  if (config.pricesFile !== null) {
+    const opened = openPriceBook(config.pricesFile);
+    if (!opened.ok) {
+      exitWithUsageErrors([`lm-proxy: invalid PRICES_FILE ${JSON.stringify(config.pricesFile)}: ${opened.problem}`], config.logFormat);
+      return;
+    }
+    prices = opened.book;
+    logger.info('Prices loaded:', { file: config.pricesFile, entries: opened.load.entries, priced: opened.load.priced, skipped: opened.load.skipped });
+  }
   logger.info('Starting lm-proxy...', config.logFormat === 'json' ? { version: VERSION } : undefined);
   logger.info('Proxy configured:', { upstream: config.upstream.href, listen: formatListenAddress(config.listen) });
 
   let app;
   try {
-    app = await startApp(config, logger, { ledger });
+    app = await startApp(config, logger, { ledger, prices });
   } catch (err) {
     if (err instanceof ListenError) {
       logger.error(err.message);
@@ -80,6 +91,15 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  const book = prices;
+  if (book !== null) {
+    // SPEC §9: SIGHUP reads the price file again; a bad file keeps the table in use.
+    process.on('SIGHUP', () => {
+      const read = book.reload();
+      if (read.ok) logger.info('Prices reloaded:', { file: config.pricesFile, entries: read.entries, priced: read.priced, skipped: read.skipped });
+      else logger.error(`Prices not reloaded: PRICES_FILE ${JSON.stringify(config.pricesFile)}: ${read.problem}; the previous table stays in use`);
+    });
+  }
 }
 
 /** Bad values: one stderr line each (JSON in json format), exit 2 (SPEC §2). */

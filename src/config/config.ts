@@ -4,6 +4,7 @@
 // its variable. Pure: it reads only the argv and env it is given.
 
 import { parseArgs } from 'node:util';
+import { parseTagsSetting, type Tags } from '../shared/tags.ts';
 
 export interface ListenAddress {
   /** undefined: all interfaces, as Node's default (`::` dual-stack, else 0.0.0.0). */
@@ -37,6 +38,12 @@ export interface Config {
   readonly shutdownGraceMs: number;
   readonly accessLog: boolean;
   readonly trackUsage: boolean;
+  /** Longest time an idle upstream connection is kept for reuse (SPEC §8). */
+  readonly upstreamIdleMs: number;
+  /** The price table's path (SPEC §9): the command line reads it, this module only names it. */
+  readonly pricesFile: string | null;
+  /** Tags on every usage record (SPEC §10). */
+  readonly tags: Tags;
 }
 
 export type ConfigOutcome =
@@ -62,6 +69,9 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'INJECT_STREAM_USAGE', flag: '--inject-stream-usage', default: 'true', meaning: 'ask OpenAI-style streams for usage and hide the added usage chunk' },
   { env: 'UPSTREAM_TIMEOUT_MS', flag: '--upstream-timeout', default: '600000', meaning: 'longest wait for the upstream\'s response headers, then 504 (`0`: no limit)' },
   { env: 'SHUTDOWN_GRACE_MS', flag: '--shutdown-grace', default: '30000', meaning: 'on SIGTERM/SIGINT: stop accepting, let requests in flight finish this long, then exit' },
+  { env: 'UPSTREAM_IDLE_MS', flag: '--upstream-idle', default: '60000', meaning: 'longest time an idle upstream connection is kept for reuse (shorter where the upstream says so)' },
+  { env: 'PRICES_FILE', flag: '--prices', default: 'none', meaning: 'a LiteLLM-format price table; responses are then priced in USD (`SIGHUP` reads it again)' },
+  { env: 'TAGS', flag: '--tags', default: 'none', meaning: 'tags added to every usage record, `name=value,name=value`' },
   { env: 'ACCESS_LOG', flag: '--access-log', default: 'true', meaning: 'one log line per request: method, path, status, duration, bytes' },
   { env: 'TRACK_USAGE', flag: '--track-usage', default: 'true', meaning: 'read token usage from responses (`false` makes a plain proxy)' },
 ];
@@ -201,6 +211,11 @@ function parseOptionalPath(raw: string): Parse<string | null> {
   return raw === '' ? { ok: true, value: null } : { ok: true, value: raw };
 }
 
+function parseTags(raw: string): Parse<Tags> {
+  const result = parseTagsSetting(raw);
+  return result.ok ? { ok: true, value: result.tags } : { ok: false, expected: `name=value pairs separated by commas: ${result.message}` };
+}
+
 function parseOptionalListen(raw: string): Parse<ListenAddress | null> {
   return raw === '' ? { ok: true, value: null } : parseListenAddress(raw);
 }
@@ -220,6 +235,9 @@ const FLAG_OPTIONS = {
   'shutdown-grace': { type: 'string' },
   'access-log': { type: 'string' },
   'track-usage': { type: 'string' },
+  'upstream-idle': { type: 'string' },
+  prices: { type: 'string' },
+  tags: { type: 'string' },
 } as const;
 
 function quote(value: string): string {
@@ -286,12 +304,16 @@ export function parseConfig(argv: readonly string[], env: Env): ConfigOutcome {
   const shutdownGraceMs = read('SHUTDOWN_GRACE_MS', 'shutdown-grace', '30000', parseDuration);
   const accessLog = read('ACCESS_LOG', 'access-log', 'true', parseBoolean);
   const trackUsage = read('TRACK_USAGE', 'track-usage', 'true', parseBoolean);
+  const upstreamIdleMs = read('UPSTREAM_IDLE_MS', 'upstream-idle', '60000', parseDuration);
+  const pricesFile = read('PRICES_FILE', 'prices', '', parseOptionalPath);
+  const tags = read('TAGS', 'tags', '', parseTags);
 
   if (
     errors.length > 0 ||
     logFormat === undefined || upstream === undefined || listen === undefined || usageLog === undefined ||
     metrics === undefined || injectStreamUsage === undefined || upstreamTimeoutMs === undefined ||
-    shutdownGraceMs === undefined || accessLog === undefined || trackUsage === undefined
+    shutdownGraceMs === undefined || accessLog === undefined || trackUsage === undefined ||
+    upstreamIdleMs === undefined || pricesFile === undefined || tags === undefined
   ) {
     return { kind: 'error', errors, logFormat: logFormat ?? 'text' };
   }
@@ -299,7 +321,7 @@ export function parseConfig(argv: readonly string[], env: Env): ConfigOutcome {
     kind: 'run',
     config: Object.freeze({
       upstream, listen, usageLog, logFormat, metrics, injectStreamUsage,
-      upstreamTimeoutMs, shutdownGraceMs, accessLog, trackUsage,
+      upstreamTimeoutMs, shutdownGraceMs, accessLog, trackUsage, upstreamIdleMs, pricesFile, tags,
     }),
   };
 }

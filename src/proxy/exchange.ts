@@ -153,6 +153,7 @@ export class Exchange {
 
   clientEnd(): void {
     this.requestEnded = true;
+    this.tap?.requestEnd();
     if (this.failure !== null || this.finished) return;
     if (this.held !== null) this.releaseHeld(true);
     else this.upReq?.end();

@@ -5,6 +5,7 @@
 // RFC 9110 §7.6.1 (Connection) and SPEC §3, §8.
 
 import type { RawHeaders } from '../shared/raw-headers.ts';
+import { TAGS_HEADER } from '../shared/tags.ts';
 
 // https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1 — a proxy removes these, and
 // `proxy-connection`, a non-standard alias old clients still send (SPEC §8).
@@ -59,7 +60,8 @@ export function withoutHopByHop(raw: RawHeaders, alsoRemove?: ReadonlySet<string
 
 // `expect` is answered by the proxy itself (Node sends `100 Continue` to the client
 // as soon as the request handler runs), so the upstream must not be asked to wait.
-const REQUEST_REMOVALS: ReadonlySet<string> = new Set(['host', 'expect']);
+// `lm-proxy-tags` is the proxy's own (SPEC §10): it never reaches the upstream.
+const REQUEST_REMOVALS: ReadonlySet<string> = new Set(['host', 'expect', TAGS_HEADER]);
 
 /**
  * The headers sent upstream: the client's, minus hop-by-hop ones, with `Host` set

@@ -8,7 +8,8 @@
 import type { LogFormat } from '../config/config.ts';
 import { isoTimeNow } from '../shared/iso-time.ts';
 
-export type FieldValue = string | number | boolean | null;
+/** A flat value, or a flat map of strings (a record's tags, in the JSON form). */
+export type FieldValue = string | number | boolean | null | Readonly<Record<string, string>>;
 export type Fields = Readonly<Record<string, FieldValue>>;
 
 export interface Logger {
@@ -31,6 +32,7 @@ type Level = 'info' | 'warn' | 'error' | 'usage';
 // or an equals sign is JSON-quoted so the line stays splittable.
 function textValue(value: FieldValue): string {
   if (value === null) return 'null';
+  if (typeof value === 'object') return JSON.stringify(JSON.stringify(value));
   if (typeof value !== 'string') return String(value);
   // Control bytes (an ESC from a hostile model name) are quoted too, so they are escaped.
   return value === '' || /[\s"=\x00-\x1f\x7f]/.test(value) ? JSON.stringify(value) : value;

@@ -51,6 +51,8 @@ export interface ProxyMetrics {
   /** Usage of one response. Both series always move (an embeddings response adds 0 to
    *  `completion`, so the series exists); a null model is counted as "unknown". */
   tokens(model: string | null, promptTokens: number, completionTokens: number): void;
+  /** The cost of one priced response, in USD (SPEC §9); a null model counts as "unknown". */
+  cost(model: string | null, usd: number): void;
   /** One failure to get a response from the upstream, by its stable error code. */
   upstreamError(code: string): void;
   /** The exposition text for `GET /metrics`. */
@@ -77,6 +79,11 @@ export function createProxyMetrics(options: ProxyMetricsOptions = {}): ProxyMetr
     'lm_proxy_tokens_total',
     `Tokens reported by upstream responses, by model and type (prompt or completion). model="unknown" when neither response nor request names one; after ${maxModels} distinct models, further ones count as model="other".`,
     ['model', 'type'],
+  );
+  const cost = registry.counter(
+    'lm_proxy_cost_usd_total',
+    `Cost of priced responses in US dollars, by model (the price table's, or the upstream's own usage.cost); unpriced responses are not counted. Models are capped as for lm_proxy_tokens_total.`,
+    ['model'],
   );
   const duration = registry.histogram(
     'lm_proxy_request_duration_seconds',
@@ -132,6 +139,9 @@ export function createProxyMetrics(options: ProxyMetricsOptions = {}): ProxyMetr
       const label = modelLabel(model);
       tokens.inc({ model: label, type: 'prompt' }, promptTokens);
       tokens.inc({ model: label, type: 'completion' }, completionTokens);
+    },
+    cost(model, usd) {
+      cost.inc({ model: modelLabel(model) }, usd);
     },
     upstreamError(code) {
       upstreamErrors.inc({ code });

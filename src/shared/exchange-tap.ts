@@ -46,6 +46,8 @@ export interface TapResponseHead {
  */
 export interface ExchangeTap {
   requestChunk(chunk: Buffer): void;
+  /** The client's body has ended (not called when the exchange ends first). */
+  requestEnd(): void;
   responseHead(head: TapResponseHead): void;
   responseChunk(chunk: Buffer): void;
   /** Called exactly once, when the exchange is over. */

@@ -4,6 +4,7 @@
 // depend on the record and not on the tracker. Types only.
 
 import type { EndReason } from './exchange-tap.ts';
+import type { Tags } from './tags.ts';
 
 /** The token counts of one response, in OpenAI's vocabulary (SPEC §4 "How the numbers combine"). */
 export interface Usage {
@@ -13,6 +14,10 @@ export interface Usage {
   readonly cached_tokens: number;
   readonly reasoning_tokens: number;
   readonly cache_creation_tokens: number;
+  /** Among prompt_tokens: audio input (SPEC §8). */
+  readonly audio_prompt_tokens: number;
+  /** Among completion_tokens: audio output (SPEC §8). */
+  readonly audio_completion_tokens: number;
 }
 
 /** SPEC §4's `end=` values: the forwarder's, plus `malformed` for a body that ended cleanly but was not valid. */
@@ -31,4 +36,17 @@ export interface UsageRecord extends Usage {
   readonly duration_ms: number;
   readonly ttfb_ms: number | null;
   readonly key_id: string | null;
+  /** USD, or null when unpriced (SPEC §9). */
+  readonly cost: number | null;
+  readonly cost_source: CostSource | null;
+  /** The deployment's and the request's tags (SPEC §10); `{}` when none. */
+  readonly tags: Tags;
+  /** The request body's end user (SPEC §10), else null. */
+  readonly user: string | null;
 }
+
+/** Where a record's cost came from: the price table, or the upstream's own `usage.cost` (SPEC §9). */
+export type CostSource = 'prices' | 'upstream';
+
+/** Prices one response from its counts (SPEC §9 matching: the response's model, then the request's); null when unpriced. */
+export type PriceUsage = (usage: Usage, responseModel: string | null, requestModel: string | null) => number | null;

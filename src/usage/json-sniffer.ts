@@ -15,6 +15,11 @@ export interface JsonSnifferOptions {
   readonly capture: readonly string[];
   /** Called as soon as a captured value is complete (its last byte seen), with the path and JSON.parse'd value. */
   onValue(path: string, value: unknown): void;
+  /**
+   * Called when a document root ends (a top-level value, or an element of a top-level array):
+   * values at top-level keys belong to a usage object that is complete only then (SPEC §8).
+   */
+  onDocumentEnd?(): void;
   /** A captured value longer than this is abandoned (not reported). Default 64 KiB. */
   readonly maxValueBytes?: number;
 }
@@ -91,6 +96,7 @@ function isCompleteNumber(phase: number): boolean {
 class Sniffer implements JsonSniffer {
   private readonly root: PathNode;
   private readonly onValue: (path: string, value: unknown) => void;
+  private readonly onDocumentEnd: (() => void) | undefined;
   private readonly closers: number[] = []; // the closing byte each open tracked container wants, by depth
   private readonly frameNodes: PathNode[] = []; // path node of each open tracked container, by depth
   private readonly keyBuf: Buffer; // raw bytes of the current key, as long as it could still match a path
@@ -122,6 +128,7 @@ class Sniffer implements JsonSniffer {
     // response, and an ArrayBuffer of its own per sniffer measured a third of a small body's sniff.
     this.keyBuf = Buffer.allocUnsafe(tree.maxRawKeyBytes + 1);
     this.onValue = options.onValue;
+    this.onDocumentEnd = options.onDocumentEnd;
     this.captures = new CaptureStack(options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
   }
 
@@ -361,8 +368,12 @@ class Sniffer implements JsonSniffer {
       this.completeCapture(end);
       if (this.state === FAILED) return;
     }
-    if (this.depth > 0) this.state = AFTER_VALUE;
-    else {
+    if (this.depth > 0) {
+      this.state = AFTER_VALUE;
+      // An element of the top-level array (Gemini's stream) is a document root too.
+      if (this.depth === 1 && this.closers[0] === CLOSE_ARRAY) this.onDocumentEnd?.();
+    } else {
+      this.onDocumentEnd?.();
       this.seenValue = true;
       // `{}{}` and `"a""b"` are concatenated JSON; `1 2` needs its space, and `1true` is garbage.
       this.state = selfDelimited ? TOP : TOP_SEPARATOR;

@@ -3,12 +3,14 @@
 // (compression) into the SSE parser or the JSON sniffer, and folds the values
 // they find into one usage record. It never holds a body, never writes to the
 // client, and never throws into the forwarding path: a body it cannot read just
-// yields no record. The request body is sniffed for its top-level `model`, the
-// fallback when the response names none.
+// yields no record. The request body is sniffed for its top-level `model` (the
+// fallback when the response names none) and its end user (SPEC §10); its
+// `LM-Proxy-Tags` headers tag the record.
 
 import { createBodyDecoder, type BodyDecoder } from './body-decoder.ts';
 import type { ExchangeStart, ExchangeSummary, ExchangeTap, TapResponseHead } from '../shared/exchange-tap.ts';
-import type { UsageEnd, UsageRecord } from '../shared/usage-record.ts';
+import { mergeTags, NO_TAGS, parseTagsInto, TAGS_HEADER, type TagMap, type Tags } from '../shared/tags.ts';
+import type { CostSource, PriceUsage, UsageEnd, UsageRecord } from '../shared/usage-record.ts';
 import { createJsonSniffer, type JsonSniffer, type SniffEnd } from './json-sniffer.ts';
 import { isJsonWhitespace } from './json-skip.ts';
 import { mediaTypeOf } from '../shared/raw-headers.ts';
@@ -21,6 +23,10 @@ export interface UsageTrackerOptions {
   readonly onRecord: (record: UsageRecord) => void;
   /** A response coding this Node cannot decode (zstd on Node 20); called once per coding per process. */
   readonly onUndecodable?: (coding: string) => void;
+  /** Prices a response the upstream did not price itself (SPEC §9); absent: nothing is priced. */
+  readonly price?: PriceUsage;
+  /** The deployment's tags (`TAGS`), on every record (SPEC §10). */
+  readonly tags?: Tags;
 }
 
 export interface UsageTracker {
@@ -42,7 +48,13 @@ function bodyKindOf(contentType: string | undefined): BodyKind {
   return 'none';
 }
 
-const REQUEST_MODEL_PATHS: readonly string[] = ['model'];
+// SPEC §10: the end user is the first present of these; a present one that is not a short string is null.
+const USER_PATHS: readonly string[] = ['user', 'safety_identifier', 'metadata.user_id'];
+const MAX_USER_CHARS = 256;
+const REQUEST_PATHS: readonly string[] = ['model', ...USER_PATHS];
+// Ollama's counts sit at the top level of its last NDJSON line, so that line is their usage object:
+// they count only once it is complete (SPEC §8), not as each number ends.
+const DOCUMENT_LEVEL_PATHS: ReadonlySet<string> = new Set(['prompt_eval_count', 'eval_count']);
 // Gemini streams without `alt=sse` as one JSON array that grows as it goes (SPEC §4).
 const GEMINI_STREAM_METHOD = ':streamGenerateContent';
 const MAX_WARNED_CODINGS = 16;
@@ -53,7 +65,8 @@ const MAX_WARNED_CODINGS = 16;
 const MAX_SSE_EVENT_BYTES = 8 * 1024 * 1024; // 8 MiB
 
 export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
-  const { onRecord, onUndecodable } = options;
+  const { onRecord, onUndecodable, price } = options;
+  const deploymentTags = options.tags ?? NO_TAGS;
   const warnedCodings = new Set<string>();
   let pending = 0;
   let drained: (() => void) | null = null;
@@ -82,8 +95,11 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
 
   function openTap(start: ExchangeStart): ExchangeTap {
     let requestModel: string | null = null;
+    // The request's user fields, by USER_PATHS index; undefined: not present (yet).
+    const userFields: unknown[] = [];
     let requestSniffer: JsonSniffer | null = null;
     let requestSniffed = false;
+    const requestTags = tagsOf(start.requestHeaders);
     let accumulator: UsageAccumulator | null = null;
     let decoder: BodyDecoder | null = null;
     let sniffer: JsonSniffer | null = null;
@@ -99,8 +115,20 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
     // does in a JSON body (SPEC §8).
     let sseMalformed = false;
 
+    // Values of a document-level usage object, held until its document ends.
+    let documentValues: (string | unknown)[] | null = null;
     function onValue(path: string, value: unknown): void {
-      accumulator?.add(path, value);
+      if (DOCUMENT_LEVEL_PATHS.has(path)) (documentValues ??= []).push(path, value);
+      else accumulator?.add(path, value);
+    }
+    function onDocumentEnd(): void {
+      if (documentValues === null) return;
+      for (let i = 0; i < documentValues.length; i += 2) accumulator?.add(documentValues[i] as string, documentValues[i + 1]);
+      documentValues = null;
+    }
+    function releaseRequestSniffer(): void {
+      requestSniffed = true;
+      requestSniffer = null;
     }
 
     function feedDecoded(chunk: Buffer): void {
@@ -112,18 +140,20 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
       requestChunk(chunk) {
         if (requestSniffed) return;
         requestSniffer ??= createJsonSniffer({
-          capture: REQUEST_MODEL_PATHS,
-          onValue: (_path, value) => {
-            if (typeof value === 'string' && value !== '') requestModel = value;
+          capture: REQUEST_PATHS,
+          onValue: (path, value) => {
+            if (path === 'model') {
+              if (typeof value === 'string' && value !== '') requestModel = value;
+            } else userFields[USER_PATHS.indexOf(path)] = value;
           },
         });
         requestSniffer.feed(chunk);
-        // Once the model is known (or the body is not JSON) the sniffer is let go: a
-        // long stream should not keep it for its whole life.
-        if (requestModel !== null || requestSniffer.failed) {
-          requestSniffed = true;
-          requestSniffer = null;
-        }
+        // Once the model and the first-ranked user field are known (or the body is not
+        // JSON) the sniffer is let go: a long stream should not keep it for its whole life.
+        if ((requestModel !== null && userFields[0] !== undefined) || requestSniffer.failed) releaseRequestSniffer();
+      },
+      requestEnd() {
+        releaseRequestSniffer();
       },
 
       responseHead(head: TapResponseHead) {
@@ -149,7 +179,7 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
             { maxLineBytes: MAX_SSE_EVENT_BYTES },
           );
         } else {
-          sniffer = createJsonSniffer({ capture: USAGE_CAPTURE_PATHS, onValue });
+          sniffer = createJsonSniffer({ capture: USAGE_CAPTURE_PATHS, onValue, onDocumentEnd });
         }
         decoder = createBodyDecoder(head.contentEncoding, {
           onData: feedDecoded,
@@ -199,12 +229,19 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
             if (usage === null || undecodable) return;
             // A body that ended cleanly but was not whole, valid JSON (SPEC §8).
             const end: UsageEnd = summary.end === 'done' && (bodyEnd === 'malformed' || bodyEnd === 'truncated') ? 'malformed' : summary.end;
+            const responseModel = acc.model();
+            let cost = acc.cost();
+            let costSource: CostSource | null = cost === null ? null : 'upstream';
+            if (cost === null && price !== undefined) {
+              cost = price(usage, responseModel, requestModel);
+              if (cost !== null) costSource = 'prices';
+            }
             onRecord({
               time: isoTimeNow(),
               method: start.method,
               path: start.clientPath,
               status: summary.status,
-              model: acc.model() ?? requestModel,
+              model: responseModel ?? requestModel,
               stream: kind !== 'json' || start.clientPath.endsWith(GEMINI_STREAM_METHOD),
               prompt_tokens: usage.prompt_tokens,
               completion_tokens: usage.completion_tokens,
@@ -212,11 +249,17 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
               cached_tokens: usage.cached_tokens,
               reasoning_tokens: usage.reasoning_tokens,
               cache_creation_tokens: usage.cache_creation_tokens,
+              audio_prompt_tokens: usage.audio_prompt_tokens,
+              audio_completion_tokens: usage.audio_completion_tokens,
               complete: end === 'done',
               end,
               duration_ms: round(summary.durationMs),
               ttfb_ms: summary.ttfbMs === null ? null : round(summary.ttfbMs),
               key_id: keyIdFrom(start.requestHeaders, start.query),
+              cost,
+              cost_source: costSource,
+              tags: mergeTags(deploymentTags, requestTags),
+              user: userOf(userFields),
             });
           } finally {
             settle();
@@ -304,3 +347,22 @@ function round(ms: number): number {
   return Math.round(ms * 10) / 10;
 }
 
+/** The request's `LM-Proxy-Tags` headers, all of them, whatever their case (SPEC §10); null when none. */
+function tagsOf(headers: readonly string[]): TagMap | null {
+  let tags: TagMap | null = null;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i] as string;
+    if (name.length === TAGS_HEADER.length && name.toLowerCase() === TAGS_HEADER) parseTagsInto(headers[i + 1] as string, (tags ??= new Map()));
+  }
+  return tags;
+}
+
+/** SPEC §10: the first present user field decides; a longer or non-string value is null. */
+function userOf(fields: readonly unknown[]): string | null {
+  for (let i = 0; i < USER_PATHS.length; i++) {
+    const value = fields[i];
+    if (value === undefined) continue;
+    return typeof value === 'string' && value.length <= MAX_USER_CHARS ? value : null;
+  }
+  return null;
+}

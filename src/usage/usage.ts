@@ -14,6 +14,7 @@ export const USAGE_CAPTURE_PATHS: readonly string[] = Object.freeze([
   'usage', // OpenAI chat/completions/embeddings, Responses (non-stream), Anthropic (non-stream, message_delta)
   'message.usage', // Anthropic message_start
   'response.usage', // Responses stream: response.completed / .incomplete / .failed
+  'x_groq.usage', // Groq, on stream chunks (SPEC §8)
   'usageMetadata', // Gemini, every chunk
   'prompt_eval_count', // Ollama native, final NDJSON line
   'eval_count',
@@ -30,6 +31,8 @@ export interface UsageAccumulator {
   usage(): Usage | null;
   /** The model named by the response (the last non-empty string seen), else null. */
   model(): string | null;
+  /** The cost the upstream reported in its usage object (OpenRouter's `usage.cost`, USD), else null (SPEC §9). */
+  cost(): number | null;
 }
 
 // Each API's numbers are kept raw, under the upstream's own field names, and combined only in
@@ -44,6 +47,8 @@ const FIELDS: { readonly [F in Family]: readonly string[] } = {
     'total_tokens',
     'prompt_tokens_details.cached_tokens',
     'completion_tokens_details.reasoning_tokens',
+    'prompt_tokens_details.audio_tokens',
+    'completion_tokens_details.audio_tokens',
   ],
   responses: [
     'input_tokens',
@@ -51,6 +56,10 @@ const FIELDS: { readonly [F in Family]: readonly string[] } = {
     'total_tokens',
     'input_tokens_details.cached_tokens',
     'output_tokens_details.reasoning_tokens',
+    // The Realtime API's `response.done` says input_token_details (singular), with audio counts.
+    'input_token_details.cached_tokens',
+    'input_token_details.audio_tokens',
+    'output_token_details.audio_tokens',
   ],
   anthropic: ['input_tokens', 'output_tokens', 'cache_read_input_tokens', 'cache_creation_input_tokens'],
   gemini: [
@@ -102,7 +111,8 @@ function familyOfUsage(usage: Readonly<Record<string, unknown>>): Family {
   if (has('prompt_tokens') || has('completion_tokens')) return 'chat';
   if (has('cache_read_input_tokens') || has('cache_creation_input_tokens')) return 'anthropic';
   if (has('input_tokens') || has('output_tokens')) {
-    const responses = has('total_tokens') || has('input_tokens_details') || has('output_tokens_details');
+    const responses =
+      has('total_tokens') || has('input_tokens_details') || has('output_tokens_details') || has('input_token_details') || has('output_token_details');
     return responses ? 'responses' : 'anthropic';
   }
   return 'chat';
@@ -111,6 +121,7 @@ function familyOfUsage(usage: Readonly<Record<string, unknown>>): Family {
 function familyOfPath(path: string, value: Readonly<Record<string, unknown>>): Family | null {
   switch (path) {
     case 'usage':
+    case 'x_groq.usage':
       return familyOfUsage(value);
     case 'message.usage':
       return 'anthropic';
@@ -125,54 +136,92 @@ function familyOfPath(path: string, value: Readonly<Record<string, unknown>>): F
 
 type Raw = ReadonlyMap<string, number>;
 
-/** The upstream's total where it gives one, else the sum (SPEC §4). */
-function record(
-  raw: Raw,
-  prompt: number,
-  completion: number,
-  totalField: string | null,
-  cached: number,
-  reasoning: number,
-  cacheCreation: number,
-): Usage {
-  const total = (totalField === null ? undefined : raw.get(totalField)) ?? prompt + completion;
+interface Counts {
+  readonly prompt: number;
+  readonly completion: number;
+  readonly cached: number;
+  readonly reasoning: number;
+  readonly cacheCreation: number;
+  readonly audioPrompt: number;
+  readonly audioCompletion: number;
+}
+
+/**
+ * The upstream's total where it gives one, else the sum (SPEC §4). Reasoning tokens are among the
+ * completion tokens; an upstream that counts them outside (its total is prompt + completion +
+ * reasoning) has them added, so that completion holds every output token (SPEC §8).
+ */
+function record(raw: Raw, totalField: string | null, counts: Counts): Usage {
+  const upstreamTotal = totalField === null ? undefined : raw.get(totalField);
+  let completion = counts.completion;
+  if (upstreamTotal !== undefined && counts.reasoning > 0 && upstreamTotal === counts.prompt + completion + counts.reasoning) {
+    completion += counts.reasoning;
+  }
   return {
-    prompt_tokens: prompt,
+    prompt_tokens: counts.prompt,
     completion_tokens: completion,
-    total_tokens: total,
-    cached_tokens: cached,
-    reasoning_tokens: reasoning,
-    cache_creation_tokens: cacheCreation,
+    total_tokens: upstreamTotal ?? counts.prompt + completion,
+    cached_tokens: counts.cached,
+    reasoning_tokens: counts.reasoning,
+    cache_creation_tokens: counts.cacheCreation,
+    audio_prompt_tokens: counts.audioPrompt,
+    audio_completion_tokens: counts.audioCompletion,
   };
 }
+
+const NO_EXTRAS = { cached: 0, reasoning: 0, cacheCreation: 0, audioPrompt: 0, audioCompletion: 0 } as const;
 
 /** SPEC §4: prompt counts every input token (cached among them), completion every output token. */
 function normalise(family: Family, raw: Raw): Usage {
   const n = (name: string): number => raw.get(name) ?? 0;
   switch (family) {
     case 'chat':
-      return record(raw, n('prompt_tokens'), n('completion_tokens'), 'total_tokens',
-        n('prompt_tokens_details.cached_tokens'), n('completion_tokens_details.reasoning_tokens'), 0);
+      return record(raw, 'total_tokens', {
+        prompt: n('prompt_tokens'),
+        completion: n('completion_tokens'),
+        cached: n('prompt_tokens_details.cached_tokens'),
+        reasoning: n('completion_tokens_details.reasoning_tokens'),
+        cacheCreation: 0,
+        audioPrompt: n('prompt_tokens_details.audio_tokens'),
+        audioCompletion: n('completion_tokens_details.audio_tokens'),
+      });
     case 'responses':
-      // input_tokens already includes input_tokens_details.cached_tokens.
-      return record(raw, n('input_tokens'), n('output_tokens'), 'total_tokens',
-        n('input_tokens_details.cached_tokens'), n('output_tokens_details.reasoning_tokens'), 0);
+      // input_tokens already includes the cached tokens (Responses: input_tokens_details; Realtime: input_token_details).
+      return record(raw, 'total_tokens', {
+        prompt: n('input_tokens'),
+        completion: n('output_tokens'),
+        cached: raw.get('input_tokens_details.cached_tokens') ?? n('input_token_details.cached_tokens'),
+        reasoning: n('output_tokens_details.reasoning_tokens'),
+        cacheCreation: 0,
+        audioPrompt: n('input_token_details.audio_tokens'),
+        audioCompletion: n('output_token_details.audio_tokens'),
+      });
     case 'anthropic': {
       // input_tokens excludes both cache fields, which are additive; Anthropic gives no total.
       const read = n('cache_read_input_tokens');
       const creation = n('cache_creation_input_tokens');
-      return record(raw, n('input_tokens') + read + creation, n('output_tokens'), null, read, 0, creation);
+      return record(raw, null, { ...NO_EXTRAS, prompt: n('input_tokens') + read + creation, completion: n('output_tokens'), cached: read, cacheCreation: creation });
     }
     case 'gemini': {
       // thoughtsTokenCount is not part of candidatesTokenCount; cachedContentTokenCount is part of
       // promptTokenCount. Tool-use prompt tokens are input the model read, counted in the total.
       const thoughts = n('thoughtsTokenCount');
-      return record(raw, n('promptTokenCount') + n('toolUsePromptTokenCount'),
-        n('candidatesTokenCount') + thoughts, 'totalTokenCount', n('cachedContentTokenCount'), thoughts, 0);
+      return record(raw, 'totalTokenCount', {
+        ...NO_EXTRAS,
+        prompt: n('promptTokenCount') + n('toolUsePromptTokenCount'),
+        completion: n('candidatesTokenCount') + thoughts,
+        cached: n('cachedContentTokenCount'),
+        reasoning: thoughts,
+      });
     }
     case 'ollama':
-      return record(raw, n('prompt_eval_count'), n('eval_count'), null, 0, 0, 0);
+      return record(raw, null, { ...NO_EXTRAS, prompt: n('prompt_eval_count'), completion: n('eval_count') });
   }
+}
+
+/** SPEC §9: an upstream-reported cost is a finite, non-negative number of USD. */
+function upstreamCost(value: unknown): number | undefined {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value + 0 : undefined;
 }
 
 export function createUsageAccumulator(): UsageAccumulator {
@@ -181,6 +230,7 @@ export function createUsageAccumulator(): UsageAccumulator {
   // ever mixes them, the latest report is the one that describes the finished response.
   let family: Family | null = null;
   let model: string | null = null;
+  let cost: number | null = null;
 
   // SPEC §4: each field's last value wins; fields are overwritten, never added up. A field that is
   // missing or invalid in a later object keeps its earlier value.
@@ -208,6 +258,7 @@ export function createUsageAccumulator(): UsageAccumulator {
       const target = familyOfPath(path, value);
       if (target === null) return;
       for (const name of FIELDS[target]) store(target, name, field(value, name));
+      if (target === 'chat' && Object.hasOwn(value, 'cost')) cost = upstreamCost(value['cost']) ?? cost;
     },
     usage() {
       const fields = family === null ? undefined : raw.get(family);
@@ -215,6 +266,9 @@ export function createUsageAccumulator(): UsageAccumulator {
     },
     model() {
       return model;
+    },
+    cost() {
+      return cost;
     },
   };
 }

@@ -15,7 +15,7 @@ const SRC = join(ROOT, 'src');
 /** What each folder may import, lowest layers first (docs/ARCHITECTURE.md, "Codemap"). */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   shared: [],
-  config: [],
+  config: ['shared'],
   usage: ['shared'],
   injection: ['shared', 'usage'],
   pricing: ['shared'],

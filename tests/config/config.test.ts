@@ -97,6 +97,9 @@ const SETTING_CASES: readonly SettingCase[] = [
   { env: 'INJECT_STREAM_USAGE', flag: '--inject-stream-usage', a: 'false', b: 'on', read: (c) => c.injectStreamUsage, aIs: false, bIs: true },
   { env: 'UPSTREAM_TIMEOUT_MS', flag: '--upstream-timeout', a: '1500', b: '0', read: (c) => c.upstreamTimeoutMs, aIs: 1500, bIs: 0 },
   { env: 'SHUTDOWN_GRACE_MS', flag: '--shutdown-grace', a: '10', b: '20', read: (c) => c.shutdownGraceMs, aIs: 10, bIs: 20 },
+  { env: 'UPSTREAM_IDLE_MS', flag: '--upstream-idle', a: '1000', b: '65000', read: (c) => c.upstreamIdleMs, aIs: 1000, bIs: 65000 },
+  { env: 'PRICES_FILE', flag: '--prices', a: '/etc/a.json', b: 'b.json', read: (c) => c.pricesFile, aIs: '/etc/a.json', bIs: 'b.json' },
+  { env: 'TAGS', flag: '--tags', a: 'team=a', b: 'team=b, env=prod', read: (c) => c.tags, aIs: { team: 'a' }, bIs: { team: 'b', env: 'prod' } },
   { env: 'ACCESS_LOG', flag: '--access-log', a: 'no', b: 'YES', read: (c) => c.accessLog, aIs: false, bIs: true },
   { env: 'TRACK_USAGE', flag: '--track-usage', a: '0', b: '1', read: (c) => c.trackUsage, aIs: false, bIs: true },
 ];
@@ -468,6 +471,9 @@ describe('--help and --version', () => {
       ['INJECT_STREAM_USAGE', '--inject-stream-usage', 'true'],
       ['UPSTREAM_TIMEOUT_MS', '--upstream-timeout', '600000'],
       ['SHUTDOWN_GRACE_MS', '--shutdown-grace', '30000'],
+      ['UPSTREAM_IDLE_MS', '--upstream-idle', '60000'],
+      ['PRICES_FILE', '--prices', 'none'],
+      ['TAGS', '--tags', 'none'],
     ];
     for (const [env, flag, fallback] of spec) {
       const row = SETTINGS.find((s) => s.env === env);
@@ -495,4 +501,27 @@ describe('README', () => {
       }
     },
   );
+});
+
+describe('TAGS (SPEC §10)', () => {
+  test('unset or empty means no tags', () => {
+    assert.deepEqual(configOf([], {}).tags, {});
+    assert.deepEqual(configOf([], { TAGS: '' }).tags, {});
+  });
+
+  test('names are lower-cased, spaces around pairs ignored, and the same name twice takes the later value', () => {
+    assert.deepEqual(configOf([], { TAGS: ' Team=a , env=prod,team=b ' }).tags, { team: 'b', env: 'prod' });
+  });
+
+  test('a malformed pair or more than 16 tags is a bad value naming TAGS (a typo in a deployment must not pass silently)', () => {
+    const seventeen = Array.from({ length: 17 }, (_, i) => `t${i}=v`).join(',');
+    for (const value of ['team', 'team=', '=a', 'team=a b', 't\u0000=a', 'Ä=1', 'x'.repeat(33) + '=1', 'n=' + 'v'.repeat(129), seventeen]) {
+      const outcome = parseConfig([], { TAGS: value });
+      assert.equal(outcome.kind, 'error', value);
+      if (outcome.kind !== 'error') continue;
+      assert.equal(outcome.errors.length, 1);
+      assert.match(outcome.errors[0] as string, /invalid TAGS/);
+    }
+    assert.equal(Object.keys(configOf([], { TAGS: seventeen.split(',').slice(0, 16).join(',') }).tags).length, 16);
+  });
 });

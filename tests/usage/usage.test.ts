@@ -79,6 +79,8 @@ function full(fields: Partial<Usage>): Usage {
     cached_tokens: 0,
     reasoning_tokens: 0,
     cache_creation_tokens: 0,
+    audio_prompt_tokens: 0,
+    audio_completion_tokens: 0,
     ...fields,
   };
 }
