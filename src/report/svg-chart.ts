@@ -25,6 +25,8 @@ const TITLE_SIZE = 15; // px
 const TEXT_SIZE = 11; // px: tick labels, category labels, the y axis title
 const LEGEND_SIZE = 12; // px
 const LEGEND_ROW = 18; // px between legend rows
+const LINE = 1.2; // a line of text is 1.2 em high (DejaVu Sans' line box is 1.164 em)
+const BOLD = 1.15; // bold text is up to 15% wider (DejaVu Sans Bold's W against its regular)
 const LABEL_GAP = TEXT_SIZE; // px at least between two horizontal category labels
 const SIN45 = Math.SQRT1_2;
 
@@ -128,18 +130,20 @@ function amount(value: unknown): number {
 export interface Axis { readonly step: number; readonly ticks: readonly number[] }
 
 /**
- * Round ticks from 0: the smallest step of 1, 2 or 5 × 10^n that covers max in at most 7
- * intervals. The steps grow at most 2.5× at a time, so that step needs at least 3 intervals:
- * 4 to 8 ticks. Token counts are whole, so their step is at least 1. With nothing to draw the
- * axis still spans a plausible range (0–4 tokens, $0–$1).
+ * Round ticks from 0: the smallest step of 1, 2 or 5 × 10^n that covers max in at most
+ * maxTicks − 1 intervals (a short plot asks for fewer, so labels keep a line apart). The steps
+ * grow at most 2.5× at a time, so that step needs at least 3 intervals: 4 to 8 ticks. Token
+ * counts are whole, so their step is at least 1. With nothing to draw the axis still spans a
+ * plausible range (0–4 tokens, $0–$1).
  */
-export function niceAxis(max: number, unit: 'tokens' | 'usd'): Axis {
+export function niceAxis(max: number, unit: 'tokens' | 'usd', maxTicks = 8): Axis {
+  const most = Math.min(7, Math.max(3, Math.floor(maxTicks) - 1)) + 0.000001;
   const top = max > 0 && Number.isFinite(max) ? max : unit === 'usd' ? 1 : 4;
   const tickAt = (i: number, m: number, e: number): number => (e >= 0 ? i * m * 10 ** e : (i * m) / 10 ** -e);
   for (let e = Math.floor(Math.log10(top / 7)) - 1; ; e += 1) {
     for (const m of [1, 2, 5]) {
       const step = tickAt(1, m, e);
-      if ((unit === 'tokens' && step < 1) || top / step > 7.000001) continue;
+      if ((unit === 'tokens' && step < 1) || top / step > most) continue;
       let intervals = Math.max(3, Math.ceil(top / step - 1e-9));
       while (tickAt(intervals, m, e) < top) intervals += 1;
       return { step, ticks: Array.from({ length: intervals + 1 }, (_, i) => tickAt(i, m, e)) };
@@ -198,7 +202,7 @@ interface XLabels { readonly rotated: boolean; readonly every: number; readonly 
 
 /**
  * Category labels never overlap: horizontal when each fits its share of the axis, otherwise
- * rotated 45° (neighbours are then slot·sin 45° apart, which must be ≥ the font size); both thin
+ * rotated 45° (neighbours are then slot·sin 45° apart, which must be a line of text); both thin
  * to every k-th label. Rotation reads worse, so horizontal wins while it keeps at least half of
  * what rotation would show.
  */
@@ -207,9 +211,9 @@ function layoutXLabels(categories: readonly string[], slot: number, height: numb
   const texts = categories.map((c) => fit(c, maxLength, TEXT_SIZE));
   const widest = texts.reduce((w, t) => Math.max(w, textWidth(t, TEXT_SIZE)), 0);
   const horizontal = labelEvery(Math.ceil((widest + LABEL_GAP) / slot));
-  const rotated = labelEvery(Math.ceil((TEXT_SIZE * 1.05) / (slot * SIN45)));
-  if (horizontal <= 2 * rotated) return { rotated: false, every: horizontal, texts, depth: TEXT_SIZE + 6 };
-  return { rotated: true, every: rotated, texts, depth: widest * SIN45 + TEXT_SIZE + 4 };
+  const rotated = labelEvery(Math.ceil((TEXT_SIZE * LINE) / (slot * SIN45)));
+  if (horizontal <= 2 * rotated) return { rotated: false, every: horizontal, texts, depth: TEXT_SIZE + 10 };
+  return { rotated: true, every: rotated, texts, depth: widest * SIN45 + TEXT_SIZE + 8 };
 }
 
 interface LegendItem { readonly x: number; readonly row: number; readonly text: string; readonly full: string; readonly paint: Paint | null }
@@ -262,14 +266,12 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
   }));
   const totals = categories.map((_, j) => series.reduce((sum, s) => sum + (s.values[j] ?? 0), 0));
   const max = totals.reduce((m, t) => Math.max(m, t), 0);
-  const axis = niceAxis(max, unit);
-  const top = axis.ticks[axis.ticks.length - 1] ?? 1;
-  const tickLabels = axis.ticks.map((v) => formatTick(v, axis.step, unit));
 
   const fullTitle = cleanText(chart.title);
-  const title = fit(fullTitle, width - 2 * PAD, TITLE_SIZE);
+  const title = fit(fullTitle, width - 2 * PAD, TITLE_SIZE * BOLD);
   const plotTop = PAD + (title === '' ? 6 : TITLE_SIZE + 16);
-  const tickWidth = tickLabels.reduce((w, t) => Math.max(w, textWidth(t, TEXT_SIZE)), 0);
+  // The tick count waits for the plot's height, which waits for this: room for the widest labels of any count.
+  const tickWidth = [4, 5, 6, 7, 8].map((k) => niceAxis(max, unit, k)).reduce((w, a) => Math.max(w, ...a.ticks.map((t) => textWidth(formatTick(t, a.step, unit), TEXT_SIZE))), 0);
   let plotLeft = PAD + TEXT_SIZE + 10 + tickWidth + 8;
   const plotRight = width - PAD - 6;
   const count = Math.max(1, categories.length);
@@ -285,6 +287,10 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
   const legendRows = legend.reduce((r, item) => Math.max(r, item.row + 1), 0);
   const legendTop = height - PAD - legendRows * LEGEND_ROW + 2;
   const plotBottom = Math.max(plotTop + 20, legendTop - 8 - labels.depth);
+  // As many ticks as keep their labels a line and a half apart.
+  const axis = niceAxis(max, unit, 1 + (plotBottom - plotTop) / (TEXT_SIZE * LINE * 1.5));
+  const top = axis.ticks[axis.ticks.length - 1] ?? 1;
+  const tickLabels = axis.ticks.map((v) => formatTick(v, axis.step, unit));
   const y = (v: number): number => plotBottom - (v / top) * (plotBottom - plotTop);
   const barWidth = Math.min(slot >= 4 ? slot * 0.72 : slot, 96);
   const separator = barWidth >= 4 ? ' stroke="#fff" stroke-width="0.6"' : '';
@@ -335,7 +341,7 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
     const cx = plotLeft + slot * (j + 0.5);
     const w = textWidth(text, TEXT_SIZE);
     if (!labels.rotated && (cx - w / 2 < 0 || cx + w / 2 > width)) return;
-    const at = labels.rotated ? `x="${n(cx + 3)}" y="${n(plotBottom + 8)}" transform="rotate(-45 ${n(cx + 3)} ${n(plotBottom + 8)})"` : `x="${n(cx)}" y="${n(plotBottom + 6 + TEXT_SIZE)}"`;
+    const at = labels.rotated ? `x="${n(cx + 3)}" y="${n(plotBottom + 12)}" transform="rotate(-45 ${n(cx + 3)} ${n(plotBottom + 12)})"` : `x="${n(cx)}" y="${n(plotBottom + 8 + TEXT_SIZE)}"`;
     const full = categories[j] ?? '';
     out.push(`<text ${at}>${escapeXml(text)}${text === full ? '' : `<title>${escapeXml(full)}</title>`}</text>`);
   });

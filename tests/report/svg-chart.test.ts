@@ -266,10 +266,22 @@ describe('renderStackedBarChart', () => {
         assert.ok([1, 2, 5].some((m) => Math.abs(mantissa - m) < 1e-9), `${label}: step ${step}`);
         ticks.forEach((t, k) => assert.ok(Math.abs(t - k * step) <= 1e-9 * Math.max(1, t), `${label}: tick ${t}`));
         if (unit === 'tokens') assert.ok(step >= 1 && ticks.every(Number.isInteger), `${label}: whole tokens`);
+        for (let most = 4; most <= 8; most += 1) {
+          const fewer = niceAxis(max, unit, most).ticks;
+          assert.ok(fewer.length >= 4 && fewer.length <= most && (fewer[fewer.length - 1] as number) >= max, `${label}: at most ${most} ticks`);
+        }
       }
     }
     assert.deepEqual(niceAxis(7_040_000, 'tokens').ticks, [0, 2e6, 4e6, 6e6, 8e6]);
     assert.deepEqual(niceAxis(0.3, 'usd').ticks, [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3]);
+  });
+
+  test('a short plot gets fewer ticks, their labels still a line and a half apart', () => {
+    for (const height of [200, 240, 300, 400, 800]) {
+      const ticks = ticksOf(render({ ...week(), height, categories: DAYS.map((d) => `${d} with a long label`) }));
+      assert.ok(ticks.length >= 4 && ticks.length <= 8);
+      for (let i = 1; i < ticks.length; i += 1) assert.ok((ticks[i - 1]?.y ?? 0) - (ticks[i]?.y ?? 0) >= 11 * 1.2 * 1.5 - 0.01, `height ${height}`);
+    }
   });
 
   test('formats tick labels for the unit', () => {
