@@ -1,15 +1,20 @@
 // `npm run demo`: the offline tour of SPEC §1. Starts the fake upstream and the proxy from source
-// on loopback, sends a chat, a streaming chat (without stream_options) and an embeddings request,
-// and narrates what went out, what came back and the proxy's [USAGE] lines.
+// on loopback with a small price table (scripts/demo-prices.json) and a deployment tag, sends a chat,
+// a streaming chat (without stream_options) and an embeddings request, and narrates what went out,
+// what came back and the proxy's [USAGE] lines — token counts and what they cost.
 // Needs no network beyond 127.0.0.1 and no API key; exits non-zero naming the step that failed.
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { costOf, formatCost } from '../src/pricing/cost.ts';
+import { parsePriceTable, type PriceTable } from '../src/pricing/price-table.ts';
 import { ROOT } from './build.ts';
 import { expectedChatUsage, expectedEmbeddingsUsage, FAKE_EMBEDDING_MODEL, FAKE_MODEL, startFakeUpstream } from './fake-upstream.ts';
 import type { FakeUpstream, ReceivedRequest, Usage } from './fake-upstream.ts';
 import { cleanEnv, freePort, parseUsageLine, postJson, sseData, startProxy, type ProxyProcess } from './proxy-harness.ts';
 
 const DEMO_TIMEOUT_MS = 60_000;
+const PRICES_FILE = join('scripts', 'demo-prices.json');
 const STEP_TIMEOUT_MS = 10_000;
 
 let step = 'starting';
@@ -20,6 +25,15 @@ function say(text = ''): void {
   console.log(text);
 }
 
+/** What the proxy should charge for `usage` of `model`, by SPEC §9's formula on the demo's table. */
+function expectedCost(model: string, usage: Usage): string {
+  const table = parsePriceTable(readFileSync(join(ROOT, PRICES_FILE), 'utf8'));
+  const price = table.ok ? (table.table as PriceTable).get(model) : undefined;
+  if (price === undefined) throw new Error(`${PRICES_FILE} has no price for ${model}`);
+  const counts = { cached_tokens: 0, cache_creation_tokens: 0, reasoning_tokens: 0, audio_prompt_tokens: 0, audio_completion_tokens: 0, ...usage };
+  return formatCost(costOf(price, counts));
+}
+
 function usageText(u: Usage): string {
   return `prompt=${u.prompt_tokens} completion=${u.completion_tokens} total=${u.total_tokens}`;
 }
@@ -28,7 +42,7 @@ function usageText(u: Usage): string {
 async function exchange(
   title: string,
   path: string,
-  body: Record<string, unknown>,
+  body: Record<string, unknown> & { model: string },
   expected: Usage,
   describeResponse: (text: string, sentUpstream: ReceivedRequest | undefined) => string[],
 ): Promise<void> {
@@ -53,6 +67,9 @@ async function exchange(
     seen.total_tokens === expected.total_tokens;
   if (!matches) throw new Error(`the [USAGE] line should say ${usageText(expected)}`);
   say(`  (the fake upstream counts one token per word: ${usageText(expected)}, as recorded)`);
+  const cost = expectedCost(body.model, expected);
+  if (!usageLine.includes(` cost=${cost} `)) throw new Error(`the [USAGE] line should say cost=${cost}`);
+  say(`  (priced from ${PRICES_FILE}: ${expected.prompt_tokens} prompt and ${expected.completion_tokens} completion tokens of ${body.model} cost $${cost})`);
 }
 
 function describeChat(text: string): string[] {
@@ -101,7 +118,7 @@ async function main(): Promise<void> {
 
   step = 'starting the proxy';
   const listen = `127.0.0.1:${await freePort()}`;
-  const args = ['--import', 'tsx', join('src', 'cli', 'main.ts'), '--upstream', upstream.url, '--listen', listen];
+  const args = ['--import', 'tsx', join('src', 'cli', 'main.ts'), '--upstream', upstream.url, '--listen', listen, '--prices', PRICES_FILE, '--tags', 'env=demo'];
   say(`Proxy: node ${args.join(' ')}`);
   proxy = await startProxy(process.execPath, args, { cwd: ROOT, env: cleanEnv(), timeoutMs: STEP_TIMEOUT_MS });
   for (const line of proxy.lines) say(`  proxy printed: ${line}`);
