@@ -8,7 +8,8 @@
 
 import { createHash } from 'node:crypto';
 
-const REFRESH_MS = 5_000; // 5 seconds: "refreshes itself every few seconds" (SPEC §12)
+// 5 seconds: "refreshes itself every few seconds" (SPEC §12); `?refresh=N` asks for N seconds.
+const REFRESH_MS = 5_000;
 
 const STYLE = `
 :root { color-scheme: light; --ink: #1f2328; --muted: #656d76; --line: #d8dee4; --card: #fff;
@@ -35,19 +36,19 @@ h2 { font-size: 15px; margin: 22px 0 10px; font-weight: 600; }
 .split button { font: inherit; font-size: 13px; padding: 3px 12px; border: 1px solid var(--line);
   border-radius: 999px; background: #fff; color: var(--ink); cursor: pointer; }
 .split button[aria-pressed="true"] { background: var(--accent); border-color: var(--accent); color: #fff; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 12px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(520px, 100%), 1fr)); gap: 12px; }
 .chart { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 6px;
   min-height: 120px; }
 .chart svg { display: block; width: 100%; height: auto; }
 .chart .empty { color: var(--muted); padding: 40px; text-align: center; }
-.tops { display: grid; grid-template-columns: repeat(auto-fit, minmax(400px, 1fr)); gap: 12px; }
+.tops { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(560px, 100%), 1fr)); gap: 12px; }
 .top { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
 .top h3 { margin: 0 0 6px; font-size: 14px; font-weight: 600; }
 table { width: 100%; border-collapse: collapse; table-layout: fixed; font-variant-numeric: tabular-nums; }
 th, td { padding: 4px 6px; text-align: right; border-bottom: 1px solid #eef1f4; white-space: nowrap;
   overflow: hidden; text-overflow: ellipsis; }
 th { color: var(--muted); font-weight: 500; font-size: 12px; }
-th:first-child, td:first-child { text-align: left; width: 38%; }
+th:first-child, td:first-child { text-align: left; width: 40%; }
 td.name { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
 tr.none td.name, tr.other td.name { font-family: inherit; font-style: italic; color: var(--muted); }
 .top .note { color: var(--muted); font-size: 12px; margin-top: 6px; }
@@ -57,30 +58,33 @@ footer { max-width: 1680px; margin: 12px auto 24px; padding: 0 24px; color: var(
 const SCRIPT = `
 (function () {
   'use strict';
-  var REFRESH_MS = ${REFRESH_MS};
+  var asked = Number(new URLSearchParams(location.search).get('refresh'));
+  var REFRESH_MS = asked >= 1 && asked <= 3600 ? asked * 1000 : ${REFRESH_MS};
   var byId = function (id) { return document.getElementById(id); };
   var whole = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
   var state = { version: null, split: null, splits: [], snapshot: null, busy: false };
 
   function tokens(n) {
-    if (n >= 1e9) return (n / 1e9).toFixed(2) + 'G';
-    if (n >= 1e6) return (n / 1e6).toFixed(2) + 'M';
-    if (n >= 1e4) return (n / 1e3).toFixed(1) + 'k';
+    var units = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+    for (var i = 0; i < units.length; i++) {
+      var v = n / units[i][0];
+      if (v >= 1) return String(parseFloat(v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2))) + units[i][1];
+    }
     return whole.format(n);
   }
   function usd(n) {
     if (n === 0) return '$0';
-    if (n < 0.01) return '$' + n.toFixed(6);
-    if (n < 100) return '$' + n.toFixed(4);
+    if (n < 0.01) return '$' + n.toFixed(Math.min(10, 2 - Math.floor(Math.log10(n))));
+    if (n < 1) return '$' + n.toFixed(4);
+    if (n < 1e5) return '$' + n.toFixed(2);
     return '$' + whole.format(n);
   }
   function percent(rate) {
     if (rate === null) return '\\u2013';
     return (rate * 100).toFixed(rate !== 0 && rate < 0.01 ? 2 : 1) + '%';
   }
-  function clock(iso) {
-    var d = new Date(iso);
-    return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  function clock(iso, seconds) {
+    return new Date(iso).toISOString().slice(11, seconds ? 19 : 16) + ' UTC';
   }
   function put(id, text) { byId(id).textContent = text; }
   function cell(tr, text, className) {
@@ -115,7 +119,8 @@ const SCRIPT = `
       tr.className = 'none';
       body.appendChild(tr);
     }
-    put(id + '-note', list.series + ' in the window, top ' + rows.length + ' shown; past ' + list.cap + ' more count as other');
+    var shown = rows.length < list.series ? ', top ' + rows.length + ' shown' : '';
+    put(id + '-note', list.series + ' of at most ' + list.cap + ' names in the window' + shown + '; names past the cap count as other');
   }
 
   var DRAWING = { svg: 1, g: 1, rect: 1, path: 1, line: 1, text: 1, tspan: 1, title: 1, desc: 1, defs: 1, pattern: 1 };
@@ -181,18 +186,20 @@ const SCRIPT = `
   function show(s) {
     state.snapshot = s;
     var t = s.totals;
-    put('window', clock(s.window_start) + ' \\u2013 ' + clock(s.generated_at) + ' (charts in UTC)');
+    put('window', 'from ' + s.window_start.slice(0, 10) + ' ' + clock(s.window_start) + ', in 5-minute buckets');
     put('requests', whole.format(t.requests));
-    put('requests-sub', 'since ' + clock(s.live_since) + '; ' + whole.format(t.client_errors) + ' answered 4xx');
+    put('requests-sub', 'since ' + clock(s.live_since) + ' \\u00b7 ' + whole.format(t.client_errors) + ' answered 4xx');
     put('error-rate', percent(t.error_rate));
-    put('error-sub', whole.format(t.errors) + ' errors (5xx or no answer)');
-    byId('card-errors').className = t.error_rate ? 'card bad' : 'card';
+    put('error-rate-sub', whole.format(t.errors) + ' errors: 5xx or no answer');
+    byId('card-errors').className = t.error_rate > 0.01 ? 'card bad' : 'card';
     put('in-flight', whole.format(s.in_flight));
+    put('in-flight-sub', 'requests open now');
     put('tokens', tokens(t.total_tokens));
     put('tokens-sub', tokens(t.prompt_tokens) + ' prompt \\u00b7 ' + tokens(t.completion_tokens) + ' completion');
     put('cost', usd(t.cost));
     put('cost-sub', whole.format(t.unpriced) + ' responses unpriced');
     put('responses', whole.format(t.responses));
+    put('responses-sub', whole.format(s.timeline.responses[s.timeline.responses.length - 1] || 0) + ' in the last bucket');
     fillTable('top-models', s.top.models, '(no model)');
     fillTable('top-keys', s.top.keys, '(no key)');
     fillTable('top-users', s.top.users, '(no user)');
@@ -214,7 +221,7 @@ const SCRIPT = `
     }).then(function (s) {
       show(s);
       byId('status').className = 'status';
-      put('status', 'updated ' + clock(s.generated_at));
+      put('status', 'updated ' + clock(s.generated_at, true));
     }).catch(function (err) {
       byId('status').className = 'status down';
       put('status', 'cannot reach the proxy (' + String(err.message || err) + '), retrying');
@@ -228,7 +235,7 @@ const SCRIPT = `
 
 function table(id: string, title: string): string {
   return `<section class="top" id="${id}"><h3 id="${id}-title">${title}</h3><table>
-<thead><tr><th>name</th><th>responses</th><th>prompt</th><th>completion</th><th>total</th><th>cost</th></tr></thead>
+<thead><tr><th>name</th><th title="responses with usage">resp.</th><th title="prompt tokens">prompt</th><th title="completion tokens">compl.</th><th title="total tokens">total</th><th title="cost (USD) of the priced responses">cost</th></tr></thead>
 <tbody id="${id}-rows"></tbody></table><div class="note" id="${id}-note"></div></section>`;
 }
 

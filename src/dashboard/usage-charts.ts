@@ -49,9 +49,11 @@ export interface ChartOptions {
 export function usageChart(window: UsageWindow, metric: ChartMetric, split: Split, options: ChartOptions = {}): StackedBarChart {
   const field = metric === 'tokens' ? F_TOTAL : F_COST;
   const limit = options.series ?? DEFAULT_CHART_SERIES;
+  // The same series, in the same order, for tokens and for cost: the renderer colours series by
+  // position, so a model keeps its colour across the pair of charts. Ranked by tokens, then cost.
   const ranked = [...window.seriesTotals(split)]
-    .filter(([key, values]) => key !== OTHER_KEY && values[field]! > 0)
-    .sort(([ka, a], [kb, b]) => b[field]! - a[field]! || (ka < kb ? -1 : ka > kb ? 1 : 0))
+    .filter(([key, values]) => key !== OTHER_KEY && (values[F_TOTAL]! > 0 || values[F_COST]! > 0))
+    .sort(([ka, a], [kb, b]) => b[F_TOTAL]! - a[F_TOTAL]! || b[F_COST]! - a[F_COST]! || (ka < kb ? -1 : ka > kb ? 1 : 0))
     .slice(0, limit)
     .map(([key]) => key);
   const column = new Map<string, number>(ranked.map((key, i) => [key, i]));

@@ -64,8 +64,16 @@ describe('dashboard page', () => {
     assert.match(script, /drawingOnly\(root\)/);
   });
 
+  it('has every element its script looks up by id (a missing one would stop each refresh)', () => {
+    const ids = new Set([...html.matchAll(/ id="([^"]+)"/g)].map((m) => m[1]));
+    const used = [...script.matchAll(/(?:byId|put|loadChart)\('([a-z-]+)'/g)].map((m) => m[1]!);
+    for (const table of script.matchAll(/fillTable\('([a-z-]+)'/g)) used.push(`${table[1]}-rows`, `${table[1]}-note`);
+    assert.ok(used.length > 20);
+    for (const id of used) assert.ok(ids.has(id), `no element with id ${id}`);
+  });
+
   it('refreshes from usage.json every few seconds', () => {
-    const every = /var REFRESH_MS = (\d+);/.exec(script);
+    const every = /var REFRESH_MS = .*: (\d+);/.exec(script);
     assert.ok(every !== null);
     assert.ok(Number(every[1]) >= 2000 && Number(every[1]) <= 10_000);
     assert.match(script, /setInterval\(refresh, REFRESH_MS\)/);

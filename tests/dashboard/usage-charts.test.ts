@@ -47,12 +47,17 @@ describe('usage charts', () => {
     assert.deepEqual(chart.series.map((s) => s.values.at(-1)), [400, 300, 100 + 200 + 500 + 600]);
   });
 
-  it('names the null series (none) and leaves out series with nothing of the metric', () => {
+  it('names the null series (none), and gives the tokens and cost charts the same series in the same order', () => {
     const w = new UsageWindow({ now: () => T0 });
-    w.recordUsage(usage(T0, { key_id: null, cost: null }));
-    w.recordUsage(usage(T0, { key_id: 'priced' }));
-    assert.deepEqual(usageChart(w, 'tokens', 'key').series.map((s) => s.name), ['(none)', 'priced'].sort());
-    assert.deepEqual(usageChart(w, 'cost', 'key').series.map((s) => s.name), ['priced']);
+    w.recordUsage(usage(T0, { key_id: null, cost: null, total_tokens: 50 }));
+    w.recordUsage(usage(T0, { key_id: 'priced', cost: 3 }));
+    w.recordUsage(usage(T0, { key_id: 'idle', cost: 0, total_tokens: 0 }));
+    const tokens = usageChart(w, 'tokens', 'key');
+    const cost = usageChart(w, 'cost', 'key');
+    // The renderer colours by position: a key keeps its colour across the pair.
+    assert.deepEqual(tokens.series.map((s) => s.name), ['(none)', 'priced']);
+    assert.deepEqual(cost.series.map((s) => s.name), ['(none)', 'priced']);
+    assert.deepEqual(cost.series.map((s) => s.values.at(-1)), [0, 3]);
   });
 
   it('stacks every bucket to its total, whatever the traffic', () => {
