@@ -1,0 +1,393 @@
+// The report's fast path (SPEC §11: memory grows with the groups, not the ledger): reads a
+// ledger line's fields straight from its bytes, making strings only of the fields the report
+// needs, instead of JSON.parse building a whole object per line. It reads only the plain
+// shapes the ledger writes and gives up — returns false, so the caller falls back to
+// JSON.parse and ledger-record.ts — on anything odd: an escape or control character in a
+// string, a number or literal it cannot read, nesting deeper than the tags object. It never
+// accepts a line JSON.parse would refuse, and agrees with readRecordValue on every line it
+// accepts (tests/report/record-sniffer.test.ts holds the two side by side).
+
+import { daysInMonth, utcEpochOf } from './iso-date-time.ts';
+import { COUNT_FIELDS, clearLedgerRecord, costValue, countValue, timeValue, type LedgerRecord, type ReadPlan } from './ledger-record.ts';
+import type { ZoneClock } from './zone-clock.ts';
+
+/**
+ * Reads the line `bytes[start, end)` into `record`; false when JSON.parse must decide. The byte
+ * at `end` must be the line's `\n` (line-splitter.ts guarantees it): the scanner peeks one byte
+ * past a value without a bounds check, and a newline there can never be taken for JSON syntax.
+ * A line without one is always left to JSON.parse.
+ */
+export type RecordSniffer = (bytes: Buffer, start: number, end: number, record: LedgerRecord) => boolean;
+const NEWLINE = 0x0a;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const MINUS = 0x2d;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+// Unknown fields may hold arrays and objects (a later ledger's additions): they are skipped,
+// and checked as they are, down to this depth; deeper is left to JSON.parse.
+const MAX_SKIP_DEPTH = 32;
+
+// Field codes; the sniffer compares a key's bytes only with the names of its length.
+const F_TIME = 1;
+const F_MODEL = 2;
+const F_PATH = 3;
+const F_KEY_ID = 4;
+const F_USER = 5;
+const F_STATUS = 6;
+const F_TAGS = 7;
+const F_COST = 8;
+const F_COST_SOURCE = 9;
+const F_COMPLETE = 10;
+const F_COUNT = 16; // + index in COUNT_FIELDS
+
+const NAMED: readonly [string, number][] = [
+  ['time', F_TIME],
+  ['model', F_MODEL],
+  ['path', F_PATH],
+  ['key_id', F_KEY_ID],
+  ['user', F_USER],
+  ['status', F_STATUS],
+  ['tags', F_TAGS],
+  ['cost', F_COST],
+  ['cost_source', F_COST_SOURCE],
+  ['complete', F_COMPLETE],
+  ...COUNT_FIELDS.map((name, i): [string, number] => [name, F_COUNT + i]),
+];
+
+interface KeyName {
+  readonly bytes: Buffer;
+  readonly code: number;
+}
+
+function byLength(names: readonly (readonly [string, number])[]): KeyName[][] {
+  const table: KeyName[][] = [];
+  for (const [name, code] of names) {
+    const bytes = Buffer.from(name, 'utf8');
+    (table[bytes.length] ??= []).push({ bytes, code });
+  }
+  return table;
+}
+
+const FIELD_NAMES = byLength(NAMED);
+const UPSTREAM = Buffer.from('upstream');
+
+// What the last scanString / scanNumber / scanLiteral found, beside the position they return.
+// Module state rather than a result object per value: the scanners run synchronously, one line
+// at a time, and positions passed as arguments stay in registers (closure variables did not,
+// and halved the sniffer's speed: measured).
+let stringAscii = true; // the string had only ASCII bytes
+let numberValue = 0;
+let literalValue = 0; // true 1, false 0, null -1
+
+export function createRecordSniffer(plan: ReadPlan, clock: ZoneClock): RecordSniffer {
+  const tagNames = byLength(plan.tagNames.map((name, i) => [name, i] as const));
+  const wantText = [false, false, plan.model, plan.path, plan.key_id, plan.user];
+
+  return (buf, start, end, record) => {
+    if (buf[end] !== NEWLINE) return false;
+    let pos = skipWs(buf, start, end);
+    if (buf[pos] !== OPEN_BRACE) return false;
+    pos = skipWs(buf, pos + 1, end);
+    if (buf[pos] === CLOSE_BRACE) return false; // {} has no time
+    clearLedgerRecord(record);
+    let timeMs: number | null = null;
+    for (;;) {
+      if (buf[pos] !== QUOTE) return false;
+      const keyStart = pos + 1;
+      pos = scanString(buf, pos, end);
+      if (pos < 0) return false;
+      const code = lookUp(FIELD_NAMES, buf, keyStart, pos - 1);
+      pos = skipWs(buf, pos, end);
+      if (buf[pos] !== COLON) return false;
+      pos = skipWs(buf, pos + 1, end);
+      const first = buf[pos];
+      if (code >= F_COUNT || code === F_COST || code === F_STATUS) {
+        // A number field: NaN stands for a value of another kind (absent for every reader).
+        let value = Number.NaN;
+        if (first === MINUS || (first! >= DIGIT_0 && first! <= DIGIT_9)) {
+          pos = scanNumber(buf, pos, end);
+          value = numberValue;
+        } else {
+          pos = skipValue(buf, pos, end, 0);
+        }
+        if (pos < 0) return false;
+        if (code >= F_COUNT) setCount(record, code, countValue(value));
+        else if (code === F_COST) record.cost = costValue(value);
+        else record.status = Number.isInteger(value) ? value : null;
+      } else if (code >= F_MODEL && code <= F_USER) {
+        let text: string | null = null;
+        if (first === QUOTE) {
+          const from = pos + 1;
+          pos = scanString(buf, pos, end);
+          if (pos < 0) return false;
+          if (wantText[code] === true) text = textOf(buf, from, pos - 1);
+        } else {
+          pos = skipValue(buf, pos, end, 0);
+          if (pos < 0) return false;
+        }
+        if (code === F_MODEL) record.model = text;
+        else if (code === F_PATH) record.path = text;
+        else if (code === F_KEY_ID) record.key_id = text;
+        else record.user = text;
+      } else if (code === F_TIME) {
+        if (first === QUOTE) {
+          const from = pos + 1;
+          pos = scanString(buf, pos, end);
+          if (pos < 0) return false;
+          timeMs = fastIsoTime(buf, from, pos - 1);
+          if (Number.isNaN(timeMs)) timeMs = timeValue(textOf(buf, from, pos - 1), clock);
+        } else {
+          pos = skipValue(buf, pos, end, 0);
+          if (pos < 0) return false;
+          timeMs = null;
+        }
+      } else if (code === F_COMPLETE) {
+        const literalEnd = first === 0x74 || first === 0x66 || first === 0x6e ? scanLiteral(buf, pos, end) : -1;
+        if (literalEnd >= 0) {
+          pos = literalEnd;
+          record.complete = literalValue !== 0;
+        } else {
+          pos = skipValue(buf, pos, end, 0);
+          if (pos < 0) return false;
+          record.complete = true;
+        }
+      } else if (code === F_COST_SOURCE) {
+        const from = pos + 1;
+        pos = first === QUOTE ? scanString(buf, pos, end) : skipValue(buf, pos, end, 0);
+        if (pos < 0) return false;
+        record.costFromUpstream = first === QUOTE && pos - 1 - from === UPSTREAM.length && buf.compare(UPSTREAM, 0, UPSTREAM.length, from, pos - 1) === 0;
+      } else if (code === F_TAGS) {
+        pos = readTags(buf, pos, end, record, tagNames);
+        if (pos < 0) return false;
+      } else {
+        pos = skipValue(buf, pos, end, 0);
+        if (pos < 0) return false;
+      }
+      pos = skipWs(buf, pos, end);
+      if (buf[pos] === COMMA) {
+        pos = skipWs(buf, pos + 1, end);
+      } else if (buf[pos] === CLOSE_BRACE) {
+        pos = skipWs(buf, pos + 1, end);
+        break;
+      } else {
+        return false;
+      }
+    }
+    if (pos !== end || timeMs === null) return false; // trailing bytes, or no usable time: JSON.parse decides
+    record.timeMs = timeMs;
+    return true;
+  };
+}
+
+// A switch, not record[COUNT_FIELDS[i]]: a keyed store over eight names goes megamorphic,
+// and cost a quarter of the sniffer's time (measured).
+function setCount(record: LedgerRecord, code: number, value: number): void {
+  switch (code - F_COUNT) {
+    case 0:
+      record.prompt_tokens = value;
+      break;
+    case 1:
+      record.completion_tokens = value;
+      break;
+    case 2:
+      record.total_tokens = value;
+      break;
+    case 3:
+      record.cached_tokens = value;
+      break;
+    case 4:
+      record.reasoning_tokens = value;
+      break;
+    case 5:
+      record.cache_creation_tokens = value;
+      break;
+    case 6:
+      record.audio_prompt_tokens = value;
+      break;
+    default:
+      record.audio_completion_tokens = value;
+  }
+}
+
+function textOf(buf: Buffer, from: number, to: number): string {
+  return stringAscii ? buf.toString('latin1', from, to) : buf.toString('utf8', from, to);
+}
+
+function skipWs(buf: Buffer, pos: number, end: number): number {
+  while (pos < end) {
+    const c = buf[pos]!;
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return pos;
+    pos++;
+  }
+  return pos;
+}
+
+/** From an opening quote at `pos` to just past its closing one; -1 on an escape or control byte. */
+function scanString(buf: Buffer, pos: number, end: number): number {
+  let ascii = true;
+  for (let i = pos + 1; i < end; i++) {
+    const c = buf[i]!;
+    if (c === QUOTE) {
+      stringAscii = ascii;
+      return i + 1;
+    }
+    if (c === BACKSLASH || c < 0x20) return -1;
+    if (c >= 0x80) ascii = false;
+  }
+  return -1;
+}
+
+/** A JSON number at `pos` (RFC 8259 §6 grammar) into numberValue; -1 when it is not one. */
+function scanNumber(buf: Buffer, pos: number, end: number): number {
+  let i = pos;
+  let simple = true; // digits only, few enough to add up exactly
+  if (buf[i] === MINUS) {
+    i++;
+    simple = false;
+  }
+  const intStart = i;
+  let value = 0;
+  for (let c = buf[i]!; i < end && c >= DIGIT_0 && c <= DIGIT_9; c = buf[++i]!) value = value * 10 + (c - DIGIT_0);
+  const intDigits = i - intStart;
+  if (intDigits === 0 || (intDigits > 1 && buf[intStart] === DIGIT_0)) return -1;
+  if (intDigits > 15) simple = false;
+  if (buf[i] === 0x2e) {
+    simple = false;
+    const fracStart = ++i;
+    while (i < end && buf[i]! >= DIGIT_0 && buf[i]! <= DIGIT_9) i++;
+    if (i === fracStart) return -1;
+  }
+  if (buf[i] === 0x65 || buf[i] === 0x45) {
+    simple = false;
+    i++;
+    if (buf[i] === 0x2b || buf[i] === MINUS) i++;
+    const expStart = i;
+    while (i < end && buf[i]! >= DIGIT_0 && buf[i]! <= DIGIT_9) i++;
+    if (i === expStart) return -1;
+  }
+  // Number() reads a JSON number's text exactly as JSON.parse does.
+  numberValue = simple ? value : Number(buf.toString('latin1', pos, i));
+  return i;
+}
+
+/** `true`, `false` or `null` at `pos` into literalValue; -1 when it is none of them. */
+function scanLiteral(buf: Buffer, pos: number, end: number): number {
+  const c = buf[pos];
+  if (c === 0x74 && pos + 4 <= end && buf[pos + 1] === 0x72 && buf[pos + 2] === 0x75 && buf[pos + 3] === 0x65) {
+    literalValue = 1;
+    return pos + 4;
+  }
+  if (c === 0x66 && pos + 5 <= end && buf[pos + 1] === 0x61 && buf[pos + 2] === 0x6c && buf[pos + 3] === 0x73 && buf[pos + 4] === 0x65) {
+    literalValue = 0;
+    return pos + 5;
+  }
+  if (c === 0x6e && pos + 4 <= end && buf[pos + 1] === 0x75 && buf[pos + 2] === 0x6c && buf[pos + 3] === 0x6c) {
+    literalValue = -1;
+    return pos + 4;
+  }
+  return -1;
+}
+
+/** Any value at `pos`, checked and passed over; -1 when it is not one this reader can vouch for. */
+function skipValue(buf: Buffer, pos: number, end: number, depth: number): number {
+  if (pos < 0) return -1;
+  const c = buf[pos]!;
+  if (c === QUOTE) return scanString(buf, pos, end);
+  if (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9)) return scanNumber(buf, pos, end);
+  if (c !== OPEN_BRACE && c !== OPEN_BRACKET) return scanLiteral(buf, pos, end);
+  if (depth >= MAX_SKIP_DEPTH) return -1;
+  const close = c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET;
+  pos = skipWs(buf, pos + 1, end);
+  if (buf[pos] === close) return pos + 1;
+  for (;;) {
+    if (c === OPEN_BRACE) {
+      if (buf[pos] !== QUOTE) return -1;
+      pos = skipWs(buf, scanString(buf, pos, end), end);
+      if (pos < 0 || buf[pos] !== COLON) return -1;
+      pos = skipWs(buf, pos + 1, end);
+    }
+    pos = skipValue(buf, pos, end, depth + 1);
+    if (pos < 0) return -1;
+    pos = skipWs(buf, pos, end);
+    if (buf[pos] === COMMA) pos = skipWs(buf, pos + 1, end);
+    else if (buf[pos] === close) return pos + 1;
+    else return -1;
+  }
+}
+
+/** The tags object at `pos`: the values of the tags grouped by; -1 on anything but strings to keep. */
+function readTags(buf: Buffer, pos: number, end: number, record: LedgerRecord, tagNames: readonly (KeyName[] | undefined)[]): number {
+  record.tagValues.fill(null);
+  if (buf[pos] !== OPEN_BRACE) return skipValue(buf, pos, end, 0); // not an object: no tags (ledger-record.ts)
+  pos = skipWs(buf, pos + 1, end);
+  if (buf[pos] === CLOSE_BRACE) return pos + 1;
+  for (;;) {
+    if (buf[pos] !== QUOTE) return -1;
+    const nameStart = pos + 1;
+    pos = scanString(buf, pos, end);
+    if (pos < 0) return -1;
+    const index = lookUp(tagNames, buf, nameStart, pos - 1);
+    pos = skipWs(buf, pos, end);
+    if (buf[pos] !== COLON) return -1;
+    pos = skipWs(buf, pos + 1, end);
+    if (index >= 0 && buf[pos] === QUOTE) {
+      const from = pos + 1;
+      pos = scanString(buf, pos, end);
+      if (pos < 0) return -1;
+      record.tagValues[index] = textOf(buf, from, pos - 1);
+    } else {
+      pos = skipValue(buf, pos, end, 1);
+      if (pos < 0) return -1;
+      if (index >= 0) record.tagValues[index] = null;
+    }
+    pos = skipWs(buf, pos, end);
+    if (buf[pos] === COMMA) pos = skipWs(buf, pos + 1, end);
+    else if (buf[pos] === CLOSE_BRACE) return pos + 1;
+    else return -1;
+  }
+}
+
+function lookUp(table: readonly (KeyName[] | undefined)[], buf: Buffer, from: number, to: number): number {
+  const names = table[to - from];
+  if (names === undefined) return -1;
+  for (const name of names) {
+    let i = 0;
+    while (i < name.bytes.length && name.bytes[i] === buf[from + i]) i++;
+    if (i === name.bytes.length) return name.code;
+  }
+  return -1;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.mmmZ`, the ledger's own spelling (toISOString), without a string; NaN for any other text. */
+function fastIsoTime(buf: Buffer, from: number, to: number): number {
+  if (to - from !== 24 || buf[from + 4] !== MINUS || buf[from + 7] !== MINUS || buf[from + 10] !== 0x54) return Number.NaN;
+  if (buf[from + 13] !== COLON || buf[from + 16] !== COLON || buf[from + 19] !== 0x2e || buf[from + 23] !== 0x5a) return Number.NaN;
+  const year = digits(buf, from, 4);
+  const month = digits(buf, from + 5, 2);
+  const day = digits(buf, from + 8, 2);
+  const hour = digits(buf, from + 11, 2);
+  const minute = digits(buf, from + 14, 2);
+  const second = digits(buf, from + 17, 2);
+  const ms = digits(buf, from + 20, 3);
+  // NaN (a non-digit) fails every comparison below, so it falls through to the general reader.
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59 && ms >= 0)) return Number.NaN;
+  return utcEpochOf(year, month, day, hour, minute, second, ms);
+}
+
+function digits(buf: Buffer, from: number, count: number): number {
+  let value = 0;
+  for (let i = from; i < from + count; i++) {
+    const d = buf[i]! - DIGIT_0;
+    if (d < 0 || d > 9) return Number.NaN;
+    value = value * 10 + d;
+  }
+  return value;
+}
