@@ -120,6 +120,8 @@ export interface RandomStreamOptions {
   readonly deflate?: { readonly contextTakeover: boolean } | undefined;
   /** Largest message, in bytes. */
   readonly maxMessageBytes?: number;
+  /** A frame to put at a random frame boundary (a protocol fault, for the differential test). */
+  readonly insert?: Buffer;
 }
 
 const PIECES = ['{"type":"response.done","response":{"usage":{"input_tokens":', '12', ',"output_tokens":', '7', '}}}', 'é', '€', '😀', 'delta', ' ', 'aaaaaaaa'];
@@ -127,9 +129,13 @@ const PIECES = ['{"type":"response.done","response":{"usage":{"input_tokens":', 
 function randomPayload(rand: () => number, opcode: number, max: number): Buffer {
   const target = Math.floor(rand() ** 3 * max);
   if (opcode === BINARY) return Buffer.from(Array.from({ length: target }, () => Math.floor(rand() * 256)));
-  let text = '';
-  while (Buffer.byteLength(text) < target) text += pick(rand, PIECES);
-  return Buffer.from(text);
+  const pieces: string[] = [];
+  for (let length = 0; length < target; ) {
+    const piece = pick(rand, PIECES);
+    pieces.push(piece);
+    length += Buffer.byteLength(piece);
+  }
+  return Buffer.from(pieces.join(''));
 }
 
 /**
@@ -158,6 +164,7 @@ export function randomStream(rand: () => number, messageCount: number, options: 
       if (parts.length > 1 && rand() < 0.2) frames.push(control());
     }
   }
+  if (options.insert !== undefined) frames.splice(Math.floor(rand() * (frames.length + 1)), 0, options.insert);
   if (rand() < 0.3) frames.push(closeFrame(1000, 'bye'));
   return { bytes: Buffer.concat(frames), messages };
 }
