@@ -54,9 +54,9 @@ export function parseTagsInto(text: string, into: TagMap): TagsParse {
 /** The tags of a record: the deployment's, then the request's, a request's own name winning. */
 export function mergeTags(deployment: Tags, request: TagMap | null): Tags {
   if (request === null || request.size === 0) return deployment;
-  const merged: Record<string, string> = { ...deployment };
-  for (const [name, value] of request) merged[name] = value;
-  return merged;
+  // fromEntries defines own properties: `__proto__` is a valid name, and assigning it would
+  // set the object's prototype (or be ignored) instead of adding the tag.
+  return Object.fromEntries([...Object.entries(deployment), ...request]);
 }
 
 /** The tags in `text` as a frozen object, or the first problem: for `TAGS`, where a typo must not pass silently. */
