@@ -263,7 +263,7 @@ class Parser implements FrameParser {
     this.remaining = length;
     this.state = 'payload';
     this.callbacks.onDataFrame(frame);
-    if (length === 0) this.endDataFrame();
+    if (length === 0 && this.state === 'payload') this.endDataFrame();
   }
 
   private readPayload(chunk: Buffer, offset: number): number {
