@@ -21,6 +21,8 @@ export interface ZoneClock {
   readonly isUtc: boolean;
   /** The wall clock at an instant (epoch ms), to the second. */
   wallAt(epochMs: number): WallTime;
+  /** The zone's offset from UTC at an instant, in ms (east positive): wall time minus UTC. */
+  offsetAt(epochMs: number): number;
   /**
    * The instant a wall-clock time names. One that occurs twice (clocks set back) is its first
    * occurrence; one that never occurs (clocks set forward) is read with the offset before the
@@ -60,6 +62,7 @@ function utcClock(zone: string): ZoneClock {
     zone,
     isUtc: true,
     wallAt: utcWallAt,
+    offsetAt: () => 0,
     instantOf: (w, ms) => utcEpochOf(w.year, w.month, w.day, w.hour, w.minute, w.second, ms),
   };
 }
@@ -69,46 +72,22 @@ function utcWallAt(epochMs: number): WallTime {
   return { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
 }
 
+// What format() gives for the options above: `3/8/2026, 02:30:00`. A third of formatToParts'
+// cost (measured: 7.5 against 24 µs); formatToParts stays as the fallback should an ICU
+// version ever spell it otherwise.
+const FORMATTED = /^(\d{1,2})\/(\d{1,2})\/(\d{4}), (\d{2}):(\d{2}):(\d{2})$/;
+
 function intlClock(zone: string, format: Intl.DateTimeFormat): ZoneClock {
   const wallAt = (epochMs: number): WallTime => {
-    const wall = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
-    for (const part of format.formatToParts(epochMs)) {
-      switch (part.type) {
-        case 'year':
-          wall.year = Number(part.value);
-          break;
-        case 'month':
-          wall.month = Number(part.value);
-          break;
-        case 'day':
-          wall.day = Number(part.value);
-          break;
-        case 'hour':
-          wall.hour = Number(part.value);
-          break;
-        case 'minute':
-          wall.minute = Number(part.value);
-          break;
-        case 'second':
-          wall.second = Number(part.value);
-          break;
-        case 'era': // only for years before 1 AD, which no ledger holds
-          if (part.value.startsWith('B')) wall.year = 1 - wall.year;
-          break;
-        default:
-          break;
-      }
-    }
-    return wall;
+    const m = FORMATTED.exec(format.format(epochMs));
+    if (m !== null) return { year: Number(m[3]), month: Number(m[1]), day: Number(m[2]), hour: Number(m[4]), minute: Number(m[5]), second: Number(m[6]) };
+    return wallFromParts(format.formatToParts(epochMs));
   };
   // The zone's offset at an instant: its wall clock read as UTC, minus the instant (to the second,
   // as the wall clock is; historic offsets such as Paris's +0:09:21 have seconds).
-  const offsetAt = (epochMs: number): number => {
-    const w = wallAt(epochMs);
-    return utcEpochOf(w.year, w.month, w.day, w.hour, w.minute, w.second, 0) - Math.floor(epochMs / 1000) * 1000;
-  };
+  const offsetAt = (epochMs: number): number => utcOfWall(wallAt(epochMs)) - Math.floor(epochMs / 1000) * 1000;
   const instantOf = (w: WallTime, ms: number): number => {
-    const asUtc = utcEpochOf(w.year, w.month, w.day, w.hour, w.minute, w.second, ms);
+    const asUtc = utcOfWall(w) + ms;
     // The offsets a day either side bracket any change near this wall time (zones change at
     // most a few times a year); the candidates are the instants that would show it under each.
     const before = offsetAt(asUtc - DAY_MS);
@@ -119,7 +98,24 @@ function intlClock(zone: string, format: Intl.DateTimeFormat): ZoneClock {
     if (offsetAt(late) === asUtc - late) return late;
     return asUtc - before; // a skipped wall time: the clocks jumped over it
   };
-  return { zone, isUtc: false, wallAt, instantOf };
+  return { zone, isUtc: false, wallAt, offsetAt, instantOf };
+}
+
+function wallFromParts(parts: readonly Intl.DateTimeFormatPart[]): WallTime {
+  const wall = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
+  for (const part of parts) {
+    if (part.type === 'year' || part.type === 'month' || part.type === 'day' || part.type === 'hour' || part.type === 'minute' || part.type === 'second') {
+      wall[part.type] = Number(part.value);
+    } else if (part.type === 'era' && part.value.startsWith('B')) {
+      wall.year = 1 - wall.year; // only for years before 1 AD, which no ledger holds
+    }
+  }
+  return wall;
+}
+
+/** A wall time read as if it were UTC, in epoch ms. */
+export function utcOfWall(w: WallTime): number {
+  return utcEpochOf(w.year, w.month, w.day, w.hour, w.minute, w.second, 0);
 }
 
 /** The instant of parsed ISO 8601 fields: by their own offset, else as a wall time in the clock's zone. */
