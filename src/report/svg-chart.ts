@@ -51,18 +51,14 @@ const TEXTURE_PATHS: Readonly<Record<Texture, string>> = {
   horizontal: 'M0 1.5H6M0 4.5H6',
   dots: 'M2 3a1 1 0 1 0 2 0a1 1 0 1 0 -2 0',
 };
-// Stands for the chart's id prefix until the body is hashed; input text can never contain it,
-// because cleanText removes U+0001 (XML 1.0 forbids it).
-const ID_MARK = '\u0001';
-
 interface Paint { readonly colour: string; readonly texture: Texture; readonly fill: string }
 
-function paintOf(index: number): Paint {
+function paintOf(index: number, idPrefix: string): Paint {
   const colour = PALETTE[index % PALETTE.length] ?? PALETTE[0];
   const block = Math.floor(index / PALETTE.length) % TEXTURES.length;
   // Block b ≥ 1, colour c: texture 1 + (c + b − 1) mod 5, unique per (c, b) for b = 1…5.
   const texture = block === 0 ? 'solid' : (TEXTURES[1 + ((index + block - 1) % (TEXTURES.length - 1))] ?? 'rising');
-  const fill = texture === 'solid' ? colour : `url(#${ID_MARK}-${colour.slice(1)}-${texture})`;
+  const fill = texture === 'solid' ? colour : `url(#${idPrefix}-${colour.slice(1)}-${texture})`;
   return { colour, texture, fill };
 }
 
@@ -79,11 +75,11 @@ function patternDef(paint: Paint): string {
 /** XML 1.0 §2.2 Char, minus the C1 controls; tabs and line breaks become spaces (SVG text is one line). */
 function cleanText(value: unknown): string {
   const text = typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
-  // eslint-disable-next-line no-control-regex
   return text.replace(/[\t\n\r]/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f\ud800-\udfff\ufffe\uffff]/gu, '');
 }
 
 function escapeXml(text: string): string {
+  if (!/[&<>"']/.test(text)) return text;
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? '');
 }
 
@@ -176,16 +172,27 @@ export function formatTick(value: number, step: number, unit: 'tokens' | 'usd'):
 
 /** Exact values for tooltips: 1,234,567 tokens; $0.0001234 (plain decimal, at most 10 places, as SPEC §9 logs cost). */
 export function formatExact(value: number, unit: 'tokens' | 'usd'): string {
-  const plain = value >= 1e21 ? String(value) : value.toFixed(unit === 'usd' ? 10 : 3).replace(/\.?0+$/, '');
-  const [whole = '', fraction] = plain.split('.');
-  const grouped = /e/.test(whole) ? whole : whole.replace(/\B(?=(\d{3})+$)/g, ',');
-  const number = fraction === undefined ? grouped : `${grouped}.${fraction}`;
+  let plain = value >= 1e21 ? String(value) : value.toFixed(unit === 'usd' ? 10 : 3);
+  if (plain.includes('.')) { // trailing zeros, then a bare point
+    let end = plain.length;
+    while (plain.charCodeAt(end - 1) === 48) end -= 1;
+    plain = plain.slice(0, plain.charCodeAt(end - 1) === 46 ? end - 1 : end);
+  }
+  const point = plain.indexOf('.');
+  const whole = point < 0 ? plain : plain.slice(0, point);
+  const grouped = whole.length <= 3 || /e/.test(whole) ? whole : whole.replace(/\B(?=(\d{3})+$)/g, ',');
+  const number = point < 0 ? grouped : grouped + plain.slice(point);
   return unit === 'usd' ? `$${number}` : `${number} ${value === 1 ? 'token' : 'tokens'}`;
 }
 
-/** Coordinates to 0.01 px: enough for any screen or print, and short. */
+/** Coordinates to 0.01 px: enough for any screen or print, and short (built from integers: faster than a float's shortest form). */
 function n(value: number): string {
-  return String(Math.round(value * 100) / 100);
+  const hundredths = Math.round(value * 100);
+  if (!Number.isSafeInteger(hundredths)) return '0';
+  const abs = Math.abs(hundredths);
+  const whole = `${hundredths < 0 ? '-' : ''}${Math.floor(abs / 100)}`;
+  const frac = abs % 100;
+  return frac === 0 ? whole : `${whole}.${frac < 10 ? `0${frac}` : frac % 10 === 0 ? frac / 10 : frac}`;
 }
 
 function size(value: number | undefined, fallback: number): number {
@@ -216,7 +223,8 @@ function layoutXLabels(categories: readonly string[], slot: number, height: numb
   return { rotated: true, every: rotated, texts, depth: widest * SIN45 + TEXT_SIZE + 8 };
 }
 
-interface LegendItem { readonly x: number; readonly row: number; readonly text: string; readonly full: string; readonly paint: Paint | null }
+// index: the series it stands for, or null for the "+N more" note
+interface LegendItem { readonly x: number; readonly row: number; readonly text: string; readonly full: string; readonly index: number | null }
 
 /**
  * Legend entries in rows under the plot: in a grid of equal columns when that takes no more rows
@@ -239,7 +247,7 @@ function layoutLegend(names: readonly string[], left: number, right: number, hei
   });
   const rows = (at: readonly { row: number }[]): number => (at[at.length - 1]?.row ?? -1) + 1;
   const spots = rows(grid) <= rows(flow) ? grid : flow;
-  const items: LegendItem[] = spots.map((at, i) => ({ ...at, text: texts[i] ?? '', full: names[i] ?? '', paint: paintOf(i) }));
+  const items: LegendItem[] = spots.map((at, i) => ({ ...at, text: texts[i] ?? '', full: names[i] ?? '', index: i }));
   const maxRows = Math.max(1, Math.floor((height * 0.25) / LEGEND_ROW));
   if (rows(spots) <= maxRows) return items;
   const shown = items.filter((item) => item.row < maxRows);
@@ -248,7 +256,7 @@ function layoutLegend(names: readonly string[], left: number, right: number, hei
     const last = shown[shown.length - 1];
     const x = last === undefined ? left : last.x + 18 + textWidth(last.text, LEGEND_SIZE) + 16;
     if (last === undefined || x + textWidth(more, LEGEND_SIZE) <= right) {
-      return [...shown, { x, row: last?.row ?? 0, text: more, full: more, paint: null }];
+      return [...shown, { x, row: last?.row ?? 0, text: more, full: more, index: null }];
     }
     shown.pop();
   }
@@ -259,19 +267,26 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
   const height = size(chart.height, DEFAULT_HEIGHT);
   const unit = chart.unit === 'usd' ? 'usd' : 'tokens';
   const categories = list(chart.categories).map(cleanText);
+  const fullTitle = cleanText(chart.title);
+  const names = list(chart.series).map((s) => cleanText(s?.name));
+  // Pattern ids must differ between the charts of one HTML page (by model, by key…) and stay the
+  // same for the same input: a hash of what names the chart does both. Values need not count: a
+  // pattern depends only on its colour and texture.
+  const idPrefix = `lmp-${fnv1a([width, height, unit, fullTitle, ...names, ...categories].join('\u0001')).toString(36)}`;
   const series = list(chart.series).map((s, i) => ({
-    name: cleanText(s?.name),
+    name: names[i] ?? '',
+    escaped: escapeXml(names[i] ?? ''),
     values: categories.map((_, j) => amount(list(s?.values)[j])),
-    paint: paintOf(i),
+    paint: paintOf(i, idPrefix),
   }));
   const totals = categories.map((_, j) => series.reduce((sum, s) => sum + (s.values[j] ?? 0), 0));
   const max = totals.reduce((m, t) => Math.max(m, t), 0);
 
-  const fullTitle = cleanText(chart.title);
   const title = fit(fullTitle, width - 2 * PAD, TITLE_SIZE * BOLD);
   const plotTop = PAD + (title === '' ? 6 : TITLE_SIZE + 16);
   // The tick count waits for the plot's height, which waits for this: room for the widest labels of any count.
-  const tickWidth = [4, 5, 6, 7, 8].map((k) => niceAxis(max, unit, k)).reduce((w, a) => Math.max(w, ...a.ticks.map((t) => textWidth(formatTick(t, a.step, unit), TEXT_SIZE))), 0);
+  const tickWidth = [4, 5, 6, 7, 8].map((k) => niceAxis(max, unit, k))
+    .reduce((w, a) => Math.max(w, ...a.ticks.map((t) => textWidth(formatTick(t, a.step, unit), TEXT_SIZE))), 0);
   let plotLeft = PAD + TEXT_SIZE + 10 + tickWidth + 8;
   const plotRight = width - PAD - 6;
   const count = Math.max(1, categories.length);
@@ -283,7 +298,7 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
     labels = layoutXLabels(categories, (plotRight - plotLeft) / count, height);
   }
   const slot = (plotRight - plotLeft) / count;
-  const legend = layoutLegend(series.map((s) => s.name), plotLeft, plotRight, height);
+  const legend = layoutLegend(names, plotLeft, plotRight, height);
   const legendRows = legend.reduce((r, item) => Math.max(r, item.row + 1), 0);
   const legendTop = height - PAD - legendRows * LEGEND_ROW + 2;
   const plotBottom = Math.max(plotTop + 20, legendTop - 8 - labels.depth);
@@ -300,7 +315,7 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
   if (title !== '') out.push(`<text x="${PAD}" y="${PAD + TITLE_SIZE}" font-size="${TITLE_SIZE}" font-weight="bold" fill="#222">${escapeXml(title)}</text>`);
 
   // Grid lines and tick labels (SPEC §11: "with axis labels").
-  out.push('<g class="lmp-chart-y-axis" font-size="' + TEXT_SIZE + '" fill="#555" text-anchor="end">');
+  out.push(`<g class="lmp-chart-y-axis" font-size="${TEXT_SIZE}" fill="#555" text-anchor="end">`);
   axis.ticks.forEach((v, i) => {
     const at = n(y(v));
     if (i > 0) out.push(`<line x1="${n(plotLeft)}" x2="${n(plotRight)}" y1="${at}" y2="${at}" stroke="#e6e6e6" stroke-width="1"/>`);
@@ -308,13 +323,15 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
     out.push(`<text x="${n(plotLeft - 7)}" y="${at}" dy="0.35em">${escapeXml(tickLabels[i] ?? '')}</text>`);
   });
   const middle = n((plotTop + plotBottom) / 2);
-  out.push(`<text x="${PAD + TEXT_SIZE}" y="${middle}" transform="rotate(-90 ${PAD + TEXT_SIZE} ${middle})" text-anchor="middle" fill="#333">${unit === 'usd' ? 'Cost (USD)' : 'Tokens'}</text>`);
+  out.push(`<text x="${PAD + TEXT_SIZE}" y="${middle}" transform="rotate(-90 ${PAD + TEXT_SIZE} ${middle})" text-anchor="middle" fill="#333">` +
+    `${unit === 'usd' ? 'Cost (USD)' : 'Tokens'}</text>`);
   out.push('</g>');
 
   // One group per category, left to right, titled with its total; segments bottom to top in series order.
   out.push('<g class="lmp-chart-bars">');
   categories.forEach((category, j) => {
     const x = n(plotLeft + slot * j + (slot - barWidth) / 2);
+    const where = escapeXml(category);
     const segments: string[] = [];
     let base = 0;
     for (const s of series) {
@@ -323,10 +340,11 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
       const low = Math.round(y(base) * 100) / 100;
       const high = Math.round(y(base + value) * 100) / 100;
       base += value;
-      const tip = `${s.name} · ${category}: ${formatExact(value, unit)}`;
-      segments.push(`<rect x="${x}" y="${n(high)}" width="${n(barWidth)}" height="${n(low - high)}" fill="${s.paint.fill}"${separator}><title>${escapeXml(tip)}</title></rect>`);
+      // formatExact's digits, commas, "$" and "tokens" need no escaping
+      segments.push(`<rect x="${x}" y="${n(high)}" width="${n(barWidth)}" height="${n(low - high)}" fill="${s.paint.fill}"${separator}>` +
+        `<title>${s.escaped} · ${where}: ${formatExact(value, unit)}</title></rect>`);
     }
-    out.push(`<g><title>${escapeXml(`${category}: ${formatExact(totals[j] ?? 0, unit)} in all`)}</title>${segments.join('')}</g>`);
+    out.push(`<g><title>${where}: ${formatExact(totals[j] ?? 0, unit)} in all</title>${segments.join('')}</g>`);
   });
   out.push('</g>');
   if (max === 0) {
@@ -341,7 +359,9 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
     const cx = plotLeft + slot * (j + 0.5);
     const w = textWidth(text, TEXT_SIZE);
     if (!labels.rotated && (cx - w / 2 < 0 || cx + w / 2 > width)) return;
-    const at = labels.rotated ? `x="${n(cx + 3)}" y="${n(plotBottom + 12)}" transform="rotate(-45 ${n(cx + 3)} ${n(plotBottom + 12)})"` : `x="${n(cx)}" y="${n(plotBottom + 8 + TEXT_SIZE)}"`;
+    const at = labels.rotated
+      ? `x="${n(cx + 3)}" y="${n(plotBottom + 12)}" transform="rotate(-45 ${n(cx + 3)} ${n(plotBottom + 12)})"`
+      : `x="${n(cx)}" y="${n(plotBottom + 8 + TEXT_SIZE)}"`;
     const full = categories[j] ?? '';
     out.push(`<text ${at}>${escapeXml(text)}${text === full ? '' : `<title>${escapeXml(full)}</title>`}</text>`);
   });
@@ -351,8 +371,9 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
   for (const item of legend) {
     const top = legendTop + item.row * LEGEND_ROW;
     const tip = item.text === item.full ? '' : `<title>${escapeXml(item.full)}</title>`;
-    if (item.paint === null) { out.push(`<text x="${n(item.x)}" y="${n(top + 10.5)}" fill="#777">${escapeXml(item.text)}</text>`); continue; }
-    out.push(`<g><rect x="${n(item.x)}" y="${n(top)}" width="12" height="12" fill="${item.paint.fill}" stroke="#000" stroke-opacity="0.25" stroke-width="0.5"/>` +
+    const paint = item.index === null ? undefined : series[item.index]?.paint;
+    if (paint === undefined) { out.push(`<text x="${n(item.x)}" y="${n(top + 10.5)}" fill="#777">${escapeXml(item.text)}</text>`); continue; }
+    out.push(`<g><rect x="${n(item.x)}" y="${n(top)}" width="12" height="12" fill="${paint.fill}" stroke="#000" stroke-opacity="0.25" stroke-width="0.5"/>` +
       `<text x="${n(item.x + 18)}" y="${n(top + 10.5)}">${escapeXml(item.text)}</text>${tip}</g>`);
   }
   out.push('</g>');
@@ -361,12 +382,8 @@ export function renderStackedBarChart(chart: StackedBarChart): string {
   const defs = textured.length > 0 ? `<defs>${textured.map(patternDef).join('')}</defs>` : '';
   const label = escapeXml(fullTitle === '' ? 'Chart' : fullTitle);
   const summary = `Stacked bars of ${unit === 'usd' ? 'cost in US dollars' : 'tokens'}: ${categories.length} categories, ${series.length} series.`;
-  const body = `<title>${label}</title><desc>${summary}</desc>${defs}${out.join('')}`;
-  // Pattern ids must be unique in the HTML page the dashboard inlines several charts into, and the
-  // same for the same input: a hash of the body gives both.
-  const prefix = `lmp-${fnv1a(body).toString(36)}`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" font-family="${FONT}">` +
-    `${body.split(ID_MARK).join(prefix)}</svg>\n`;
+    `<title>${label}</title><desc>${summary}</desc>${defs}${out.join('')}</svg>\n`;
 }
 
 /** FNV-1a, 32 bits: a stable hash for ids (not for security). */
