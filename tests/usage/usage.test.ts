@@ -452,3 +452,159 @@ describe('accumulator', () => {
     }
   });
 });
+
+// ---- Audio, reasoning outside completion, Groq, upstream cost (SPEC §8, §9)
+
+describe('audio tokens, reasoning counted outside, Groq and the upstream cost', () => {
+  /** Every (path, value) the sniffer would capture from a body, in order. */
+  const pairsOfBody = (contentType: string, body: string): [string, unknown][] =>
+    documentsOf(contentType, body).flatMap((doc) => [...capturesOf(doc)]);
+
+  /** The cost the accumulator reports after the given usage objects, in order. */
+  const costOf = (path: string, ...values: unknown[]): number | null => {
+    const acc = createUsageAccumulator();
+    for (const value of values) acc.add(path, value);
+    return acc.cost();
+  };
+
+  const chat = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+
+  test('chat audio tokens are counted within prompt and completion and also on their own', () => {
+    const usage = usageOf('usage', {
+      prompt_tokens: 120,
+      completion_tokens: 80,
+      total_tokens: 200,
+      prompt_tokens_details: { cached_tokens: 20, audio_tokens: 64 },
+      completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 50, accepted_prediction_tokens: 0 },
+    });
+    assert.deepEqual(
+      usage,
+      full({ prompt_tokens: 120, completion_tokens: 80, total_tokens: 200, cached_tokens: 20, audio_prompt_tokens: 64, audio_completion_tokens: 50 }),
+    );
+  });
+
+  test('invalid audio counts are absent, and a later object without them keeps the earlier ones', () => {
+    for (const bad of [-1, 1.5, '7', 1e300, null, true]) {
+      const usage = usageOf('usage', { ...chat, prompt_tokens_details: { audio_tokens: bad }, completion_tokens_details: { audio_tokens: bad } });
+      assert.deepEqual(usage, full({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 }), JSON.stringify(bad));
+    }
+    const kept = usageOf('usage', { ...chat, prompt_tokens_details: { audio_tokens: 4 }, completion_tokens_details: { audio_tokens: 3 } }, { ...chat, completion_tokens: 6 });
+    assert.deepEqual(kept, full({ prompt_tokens: 10, completion_tokens: 6, total_tokens: 15, audio_prompt_tokens: 4, audio_completion_tokens: 3 }));
+  });
+
+  test("the Realtime API's response.done usage: input_token_details and output_token_details, cached and audio", () => {
+    // The Realtime `response.done` event: {"type":"response.done","response":{...,"usage":{...}}}.
+    const realtime = {
+      total_tokens: 553,
+      input_tokens: 361,
+      output_tokens: 192,
+      input_token_details: { text_tokens: 119, audio_tokens: 242, image_tokens: 0, cached_tokens: 128, cached_tokens_details: { text_tokens: 64, audio_tokens: 64 } },
+      output_token_details: { text_tokens: 30, audio_tokens: 162 },
+    };
+    const expected = full({ prompt_tokens: 361, completion_tokens: 192, total_tokens: 553, cached_tokens: 128, audio_prompt_tokens: 242, audio_completion_tokens: 162 });
+    const body = `data: ${JSON.stringify({ type: 'response.done', event_id: 'e1', response: { id: 'r1', status: 'completed', usage: realtime } })}\n\n`;
+    assert.deepEqual(replay(pairsOfBody('text/event-stream', body)).usage, expected);
+    assert.deepEqual(usageOf('response.usage', realtime), expected);
+    assert.deepEqual(usageOf('usage', realtime), expected, 'the same object as a top-level usage');
+  });
+
+  test('reasoning counted outside completion (total = prompt + completion + reasoning) is added to completion', () => {
+    const usage = usageOf('usage', { prompt_tokens: 10, completion_tokens: 5, total_tokens: 35, completion_tokens_details: { reasoning_tokens: 20 } });
+    assert.deepEqual(usage, full({ prompt_tokens: 10, completion_tokens: 25, total_tokens: 35, reasoning_tokens: 20 }));
+    assert.equal(usage!.total_tokens, usage!.prompt_tokens + usage!.completion_tokens, 'total = prompt + completion');
+  });
+
+  test('reasoning counted outside in Responses usage is added to completion too', () => {
+    const usage = usageOf('usage', { input_tokens: 100, output_tokens: 7, total_tokens: 157, output_tokens_details: { reasoning_tokens: 50 } });
+    assert.deepEqual(usage, full({ prompt_tokens: 100, completion_tokens: 57, total_tokens: 157, reasoning_tokens: 50 }));
+  });
+
+  test('the ordinary case, reasoning already among completion tokens, is unchanged', () => {
+    const usage = usageOf('usage', { prompt_tokens: 10, completion_tokens: 25, total_tokens: 35, completion_tokens_details: { reasoning_tokens: 20 } });
+    assert.deepEqual(usage, full({ prompt_tokens: 10, completion_tokens: 25, total_tokens: 35, reasoning_tokens: 20 }));
+  });
+
+  test('without an upstream total, or with one that matches neither reading, completion is left as reported', () => {
+    assert.deepEqual(
+      usageOf('usage', { prompt_tokens: 10, completion_tokens: 5, completion_tokens_details: { reasoning_tokens: 20 } }),
+      full({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, reasoning_tokens: 20 }),
+    );
+    assert.deepEqual(
+      usageOf('usage', { prompt_tokens: 10, completion_tokens: 5, total_tokens: 99, completion_tokens_details: { reasoning_tokens: 20 } }),
+      full({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 99, reasoning_tokens: 20 }),
+    );
+  });
+
+  test('reasoning of 0 never moves completion, whatever the total', () => {
+    assert.deepEqual(
+      usageOf('usage', { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, completion_tokens_details: { reasoning_tokens: 0 } }),
+      full({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 }),
+    );
+  });
+
+  test('Gemini, whose thoughts are already added to completion, is unchanged', () => {
+    // candidates 5 + thoughts 20 = 25 completion; a total of 35 is prompt + completion, not a sign of reasoning outside.
+    const usage = usageOf('usageMetadata', { promptTokenCount: 10, candidatesTokenCount: 5, thoughtsTokenCount: 20, totalTokenCount: 35 });
+    assert.deepEqual(usage, full({ prompt_tokens: 10, completion_tokens: 25, total_tokens: 35, reasoning_tokens: 20 }));
+  });
+
+  test('reasoning outside, repeated on every chunk as running totals, is added once', () => {
+    const chunk = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 35, completion_tokens_details: { reasoning_tokens: 20 } };
+    assert.deepEqual(usageOf('usage', chunk, chunk, chunk), full({ prompt_tokens: 10, completion_tokens: 25, total_tokens: 35, reasoning_tokens: 20 }));
+  });
+
+  test("Groq's x_groq.usage on a stream's last chunk is read like usage, with the model", () => {
+    const body =
+      'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","model":"llama-3.1-8b-instant","choices":[{"index":0,"delta":{"role":"assistant","content":""}}],"x_groq":{"id":"req_01"}}\n\n' +
+      'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","model":"llama-3.1-8b-instant","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n' +
+      'data: {"id":"chatcmpl-1","object":"chat.completion.chunk","model":"llama-3.1-8b-instant","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],' +
+      '"x_groq":{"id":"req_01","usage":{"queue_time":0.02,"prompt_tokens":18,"prompt_time":0.001,"completion_tokens":7,"completion_time":0.01,"total_tokens":25,"total_time":0.011}}}\n\n' +
+      'data: [DONE]\n\n';
+    const { usage, model } = replay(pairsOfBody('text/event-stream', body));
+    assert.deepEqual(usage, full({ prompt_tokens: 18, completion_tokens: 7, total_tokens: 25 }));
+    assert.equal(model, 'llama-3.1-8b-instant');
+  });
+
+  test('x_groq.usage follows the same rules as usage: invalid counts absent, null carries nothing, last wins', () => {
+    assert.equal(usageOf('x_groq.usage', null, {}, { prompt_tokens: -1, queue_time: 0.5 }), null);
+    assert.deepEqual(usageOf('x_groq.usage', { ...chat }, { prompt_tokens: 10, completion_tokens: 9, total_tokens: 19 }), full({ prompt_tokens: 10, completion_tokens: 9, total_tokens: 19 }));
+    assert.deepEqual(
+      replay([['usage', { ...chat }], ['x_groq.usage', { prompt_tokens: 10, completion_tokens: 8, total_tokens: 18 }]]).usage,
+      full({ prompt_tokens: 10, completion_tokens: 8, total_tokens: 18 }),
+    );
+  });
+
+  test("the upstream's usage.cost (OpenRouter) is the accumulator's cost", () => {
+    assert.equal(costOf('usage', { ...chat, cost: 0.00042, cost_details: { upstream_inference_cost: 0.0004 } }), 0.00042);
+    assert.equal(costOf('usage', { ...chat, cost: 3 }), 3);
+    assert.ok(Object.is(costOf('usage', { ...chat, cost: 0 }), 0), 'a free response costs 0, not null');
+    assert.ok(Object.is(costOf('usage', { ...chat, cost: -0 }), 0), '-0 is 0');
+  });
+
+  test('a cost that is not a non-negative finite number is absent', () => {
+    for (const bad of ['0.1', -0.01, -1, JSON.parse('1e400') as number, null, true, {}, [0.1]]) {
+      assert.equal(costOf('usage', { ...chat, cost: bad }), null, JSON.stringify(bad) ?? String(bad));
+    }
+    assert.equal(costOf('usage', { ...chat }), null, 'no cost field');
+    assert.equal(createUsageAccumulator().cost(), null, 'nothing seen');
+  });
+
+  test('the last valid cost wins; a later invalid one keeps it', () => {
+    assert.equal(costOf('usage', { ...chat, cost: 0.1 }, { ...chat, cost: 0.2 }), 0.2);
+    assert.equal(costOf('usage', { ...chat, cost: 0.1 }, { ...chat, cost: 'x' }), 0.1);
+    assert.equal(costOf('usage', { ...chat, cost: 0.1 }, { ...chat }), 0.1);
+    assert.equal(costOf('usage', { ...chat, cost: -5 }, { ...chat, cost: 0.3 }), 0.3);
+  });
+
+  test('a cost of a whole OpenRouter stream comes from its final usage chunk', () => {
+    const body =
+      'data: {"id":"gen-1","model":"anthropic/claude-3.5-sonnet","choices":[{"delta":{"content":"Hi"}}]}\n\n' +
+      ': OPENROUTER PROCESSING\n\n' +
+      'data: {"id":"gen-1","model":"anthropic/claude-3.5-sonnet","choices":[],"usage":{"prompt_tokens":14,"completion_tokens":3,"total_tokens":17,"cost":0.000087,"is_byok":false}}\n\n' +
+      'data: [DONE]\n\n';
+    const acc = createUsageAccumulator();
+    for (const [path, value] of pairsOfBody('text/event-stream', body)) acc.add(path, value);
+    assert.equal(acc.cost(), 0.000087);
+    assert.deepEqual(acc.usage(), full({ prompt_tokens: 14, completion_tokens: 3, total_tokens: 17 }));
+  });
+});
