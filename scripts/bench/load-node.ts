@@ -12,6 +12,7 @@ export interface NodeLoadOptions {
   readonly seconds: number;
   readonly body: string;
   readonly auth: string;
+  readonly tags: string;
 }
 
 export async function nodeLoad(options: NodeLoadOptions): Promise<string> {
@@ -26,7 +27,7 @@ export async function nodeLoad(options: NodeLoadOptions): Promise<string> {
     new Promise((resolve) => {
       const sent = performance.now();
       const req = http.request(
-        { host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: options.auth } },
+        { host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: options.auth, 'lm-proxy-tags': options.tags } },
         (res) => {
           res.on('data', () => {});
           res.on('end', () => {
@@ -59,7 +60,7 @@ export async function nodeLoad(options: NodeLoadOptions): Promise<string> {
 
 async function main(): Promise<void> {
   const arg = (flag: string): string => process.argv[process.argv.indexOf(flag) + 1] ?? '';
-  console.log(await nodeLoad({ url: arg('--url'), connections: Number(arg('--connections')), seconds: Number(arg('--seconds')), body: arg('--body'), auth: arg('--auth') }));
+  console.log(await nodeLoad({ url: arg('--url'), connections: Number(arg('--connections')), seconds: Number(arg('--seconds')), body: arg('--body'), auth: arg('--auth'), tags: arg('--tags') }));
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -10,6 +10,8 @@ export const CHAT_BODY = '{"model":"gpt-4o-mini","messages":[{"role":"user","con
 export const CHAT_PATH = '/v1/chat/completions';
 /** Sent on every request, as clients do; it is not a key of any service. */
 export const BENCH_AUTH = 'Bearer sk-bench-0000';
+/** SPEC §10: every load request carries tags, so the priced row pays for attribution too. */
+export const BENCH_TAGS = 'team=bench, env=load';
 
 export interface LoadResult {
   readonly requests: number;
@@ -38,6 +40,7 @@ function wrkScript(benchDir: string): string {
 wrk.body = '${CHAT_BODY}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "${BENCH_AUTH}"
+wrk.headers["LM-Proxy-Tags"] = "${BENCH_TAGS}"
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d}\\n',
@@ -65,7 +68,7 @@ export async function runWrk(options: LoadOptions): Promise<LoadResult> {
 }
 
 export async function runNodeLoad(options: LoadOptions, script: string): Promise<LoadResult> {
-  const args = [script, '--url', options.url, '--connections', String(options.connections), '--seconds', String(options.seconds), '--body', CHAT_BODY, '--auth', BENCH_AUTH];
+  const args = [script, '--url', options.url, '--connections', String(options.connections), '--seconds', String(options.seconds), '--body', CHAT_BODY, '--auth', BENCH_AUTH, '--tags', BENCH_TAGS];
   const result = await runToEnd(process.execPath, args, (options.seconds + 30) * 1000, options.cpu);
   if (result.code !== 0) throw new Error(`load-node exited ${result.code}: ${result.stderr}`);
   return parseResult(result.stdout, 'load-node');

@@ -56,6 +56,7 @@ function throughputReport(figures: Map<TargetName, Figures>, notes: string[], co
   const direct = get(figures, 'direct');
   const bare = get(figures, 'bare pipe');
   const lm = get(figures, 'lm-proxy');
+  const priced = get(figures, 'lm-proxy, priced');
   const rows = [...figures].map(([name, f]) => [
     name,
     fmt(f.rps),
@@ -72,7 +73,13 @@ function throughputReport(figures: Map<TargetName, Figures>, notes: string[], co
     notes,
     columns: ['target', 'req/s', '÷ direct', '÷ bare pipe', 'p50', 'p99', 'errors', '[USAGE] lines / responses'],
     rows,
-    checks: [check('req/s ≥ 1.0× bare pipe', (lm?.rps ?? NaN) / (bare?.rps ?? NaN), '>=', 1.0, (v) => `${fmt(v, 2)}× (${fmt(lm?.rps ?? NaN)} vs ${fmt(bare?.rps ?? NaN)} req/s)`)],
+    checks: [
+      check('req/s ≥ 1.0× bare pipe', (lm?.rps ?? NaN) / (bare?.rps ?? NaN), '>=', 1.0, (v) => `${fmt(v, 2)}× (${fmt(lm?.rps ?? NaN)} vs ${fmt(bare?.rps ?? NaN)} req/s)`),
+      // Issue 10: pricing (the 1,701-entry table) and attribution (tags on every request) within 3%.
+      ...(priced === undefined
+        ? []
+        : [check('priced req/s ≥ 0.97× unpriced', priced.rps / (lm?.rps ?? NaN), '>=', 0.97, (v) => `${fmt(v, 2)}× (${fmt(priced.rps)} vs ${fmt(lm?.rps ?? NaN)} req/s)`)]),
+    ],
   };
 }
 
@@ -107,7 +114,8 @@ export async function runRequestScenarios(ctx: BenchContext, which: { readonly m
   const notes = [
     `Upstream: ${upstream.kind === 'nginx' ? 'nginx-light (one process, `return 200` of the JSON)' : 'the Node upstream (nginx not installed)'} on the load CPU; load: ${ctx.env.wrk ? 'wrk -t1 with a Lua POST script' : 'the Node load generator'}.`,
   ];
-  // Scenario 1 also runs lm-proxy with tracking off: what tracking costs, from the same run.
+  // Scenario 1 also runs lm-proxy with tracking off (what tracking costs) and priced with tags (what
+  // pricing and attribution cost), from the same run.
   const targets = await startTargets(ctx.env, availableTargets(ctx.env, which.many), upstream.origin).catch(async (error: unknown) => {
     await upstream.child.stop();
     throw error;
@@ -123,7 +131,7 @@ export async function runRequestScenarios(ctx: BenchContext, which: { readonly m
     }
     if (which.one) {
       const seconds = ctx.quick ? 2 : 4;
-      const latencyTargets = targets.filter((t) => t.name !== 'lm-proxy, tracking off');
+      const latencyTargets = targets.filter((t) => t.name !== 'lm-proxy, tracking off' && t.name !== 'lm-proxy, priced');
       reports.push(latencyReport(await measure(ctx, latencyTargets, 1, seconds, ctx.rounds), notes, seconds, ctx.rounds));
     }
   } finally {

@@ -80,6 +80,7 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
   const forwarder = createForwarder({
     upstream: config.upstream,
     upstreamTimeoutMs: config.upstreamTimeoutMs,
+    upstreamIdleMs: config.upstreamIdleMs,
     injectStreamUsage: config.injectStreamUsage,
     shutdown,
     openTap,

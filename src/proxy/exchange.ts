@@ -115,7 +115,7 @@ export class Exchange {
       method: this.method,
       path: this.upstreamPath,
       headers: this.headers,
-      agent: fresh ? false : context.agent,
+      agent: fresh ? false : context.pool.agent,
       servername: context.servername,
     });
     outgoing[kExchange] = this;
@@ -192,7 +192,7 @@ export class Exchange {
     if (reset && outgoing.reusedSocket) {
       // One stale pooled socket usually means the upstream restarted and every idle
       // socket is stale: closing them all spares the next requests a 502 each.
-      this.dropIdleSockets();
+      this.context.pool.retireIdle();
       if (this.attempts === 1 && this.replay.possible && !gotResponseBytes(outgoing)) {
         // The upstream closed a kept-alive socket just as it was reused (SPEC §8). The
         // retry goes on a fresh connection, never on another pooled one, with the body
@@ -219,12 +219,6 @@ export class Exchange {
     if (outgoing !== this.upReq || this.finished || this.upRes !== null || this.failure !== null || this.res.headersSent) return;
     this.clearTimer();
     this.fail('upstream_error', proxyError('upstream_invalid_response', 'the upstream closed the connection without a usable response'));
-  }
-
-  private dropIdleSockets(): void {
-    for (const sockets of Object.values(this.context.agent.freeSockets)) {
-      for (const socket of sockets ?? []) socket.destroy();
-    }
   }
 
   private fail(end: EndReason, error: ProxyError): void {

@@ -1,10 +1,11 @@
 // What every exchange of one forwarder shares: the options it was built with, the
-// upstream agent (the keep-alive pool) and the request function for the upstream's
-// scheme. Built once per process; an exchange only reads it.
+// pool of upstream connections and the request function for the upstream's scheme.
+// Built once per process; an exchange only reads it.
 
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
+import { createUpstreamPool, type UpstreamPool } from './upstream-pool.ts';
 import type { Upstream } from '../config/config.ts';
 import type { ExchangeStart, ExchangeSummary, ExchangeTap } from '../shared/exchange-tap.ts';
 
@@ -18,6 +19,8 @@ export interface ForwarderOptions {
   readonly upstream: Upstream;
   /** 0: no limit. */
   readonly upstreamTimeoutMs: number;
+  /** Longest time an idle upstream connection is kept (SPEC §8); 0 keeps none. */
+  readonly upstreamIdleMs: number;
   /** SPEC §5: ask OpenAI-style streams for usage and hide the added usage chunk. */
   readonly injectStreamUsage: boolean;
   readonly shutdown: ShutdownState;
@@ -28,15 +31,9 @@ export interface ForwarderOptions {
   readonly onExchangeStart?: () => void;
 }
 
-// Idle upstream sockets are retired after 4 s: before the 5 s that Node, uvicorn
-// and many other servers allow, so the proxy does not reuse a socket the upstream
-// is closing (SPEC §8). The upstream's own `Keep-Alive: timeout=` hint, when
-// shorter, is honoured by Node's Agent.
-const UPSTREAM_IDLE_SOCKET_MS = 4_000;
-
 export interface ForwardContext {
   readonly options: ForwarderOptions;
-  readonly agent: http.Agent;
+  readonly pool: UpstreamPool;
   /** https.request's options are http.request's plus TLS ones (servername), which http ignores. */
   readonly request: typeof https.request;
   readonly servername: string | undefined;
@@ -45,15 +42,9 @@ export interface ForwardContext {
 export function createForwardContext(options: ForwarderOptions): ForwardContext {
   const { upstream } = options;
   const isHttps = upstream.protocol === 'https:';
-  const agentOptions = {
-    keepAlive: true,
-    // LIFO reuses the most recently used socket: the least likely to have gone stale.
-    scheduling: 'lifo' as const,
-    timeout: UPSTREAM_IDLE_SOCKET_MS,
-  };
   return {
     options,
-    agent: isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions),
+    pool: createUpstreamPool(isHttps, options.upstreamIdleMs),
     request: isHttps ? https.request : (http.request as typeof https.request),
     // TLS verifies the certificate against this name and sends it as SNI (never for
     // an IP). NODE_EXTRA_CA_CERTS is honoured by Node's default CA store.

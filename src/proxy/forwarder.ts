@@ -23,7 +23,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   const context = createForwardContext(options);
   return {
     handle: (req, res) => handle(context, req, res),
-    close: () => context.agent.destroy(),
+    close: () => context.pool.close(),
   };
 }
 

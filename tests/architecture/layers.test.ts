@@ -29,11 +29,13 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 
 /** Modules with no I/O of their own: they may import no socket or file module, even indirectly. */
 const PURE_FOLDERS: ReadonlySet<string> = new Set(['shared', 'config', 'usage', 'injection', 'pricing']);
+// Pure modules of folders that also hold I/O.
 const PURE_FILES: ReadonlySet<string> = new Set([
   'proxy/hop-by-hop.ts',
   'proxy/upstream-target.ts',
   'proxy/response-head.ts',
   'proxy/held-body.ts',
+  'proxy/idle-limit.ts',
   'recording/metrics.ts',
   'recording/proxy-metrics.ts',
   'recording/usage-log.ts',
