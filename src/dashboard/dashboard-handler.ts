@@ -4,13 +4,16 @@
 // each request and serves its own routes (/metrics, /healthz…) when handle() returns false.
 //
 // Charts are separate SVG endpoints rather than strings inside usage.json: the JSON stays small
-// for scripts (a chart of 288 bars with tooltips is ~100 KB), and the page fetches a chart again
-// only when data_version changed, not on every refresh.
+// for scripts (a chart of 288 bars with tooltips is 100–300 KB), and the page fetches a chart again
+// only when data_version moved past the chart it shows, not on every refresh. A chart is drawn at
+// most once per CHART_MIN_INTERVAL_MS whoever asks: drawing the largest one blocks the event loop
+// for tens of milliseconds, which streams going through the proxy would feel.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderStackedBarChart } from '../report/svg-chart.ts';
 import { backfillLedger, type BackfillResult } from './ledger-backfill.ts';
-import { dashboardPage } from './page.ts';
+// Each chart carries the data_version it was drawn at, so the page knows when to ask again.
+import { CHART_VERSION_HEADER, dashboardPage } from './page.ts';
 import { CHART_METRICS, chartName, usageChart, type ChartMetric } from './usage-charts.ts';
 import { takeSnapshot, type UsageSnapshot } from './usage-snapshot.ts';
 import { SPLITS, UsageWindow, WINDOW_MS, type DashboardUsage, type SeriesCaps, type Split } from './usage-window.ts';
@@ -45,6 +48,8 @@ export interface Dashboard {
 const ALLOW = 'GET, HEAD';
 const CHART_WIDTH = 800; // px: the page scales it to its column
 const CHART_HEIGHT = 320; // px
+const CHART_MIN_INTERVAL_MS = 10_000; // 10 seconds: a chart is at most this much behind the JSON
+
 
 // Headers every answer carries: nothing here is cacheable (live figures), sniffable, or framable.
 const COMMON = {
@@ -71,7 +76,8 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     tagName: options.tagName ?? null,
     ...(options.caps === undefined ? {} : { caps: options.caps }),
   });
-  const charts = new Map<string, { version: number; svg: string }>();
+  const now = options.now ?? Date.now;
+  const charts = new Map<string, { version: number; at: number; svg: string }>();
 
   function chartUrls(): Record<string, string> {
     const urls: Record<string, string> = {};
@@ -90,12 +96,12 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
     return takeSnapshot(window, { charts: chartUrls(), ...(options.top === undefined ? {} : { top: options.top }) });
   }
 
-  /** The chart's SVG, drawn again only when a figure changed since the last time it was asked for. */
-  function chart(metric: ChartMetric, split: Split): string {
+  /** The chart's SVG: drawn again when its figures changed, but not within CHART_MIN_INTERVAL_MS. */
+  function chart(metric: ChartMetric, split: Split): { version: number; svg: string } {
     window.advance();
     const name = chartName(metric, split);
     const cached = charts.get(name);
-    if (cached !== undefined && cached.version === window.version) return cached.svg;
+    if (cached !== undefined && (cached.version === window.version || now() - cached.at < CHART_MIN_INTERVAL_MS)) return cached;
     const svg = renderStackedBarChart(
       usageChart(window, metric, split, {
         width: CHART_WIDTH,
@@ -103,8 +109,9 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
         ...(options.chartSeries === undefined ? {} : { series: options.chartSeries }),
       }),
     );
-    charts.set(name, { version: window.version, svg });
-    return svg;
+    const drawn = { version: window.version, at: now(), svg };
+    charts.set(name, drawn);
+    return drawn;
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): boolean {
@@ -126,8 +133,11 @@ export function createDashboard(options: DashboardOptions = {}): Dashboard {
       } else if (path === '/usage.json') {
         send(req, res, 200, 'application/json; charset=utf-8', JSON.stringify(snapshot()) + '\n', { 'Content-Security-Policy': DATA_CSP });
       } else {
-        const svg = chart(chartMatch![1] as ChartMetric, chartMatch![2] as Split);
-        send(req, res, 200, 'image/svg+xml; charset=utf-8', svg, { 'Content-Security-Policy': DATA_CSP });
+        const drawn = chart(chartMatch![1] as ChartMetric, chartMatch![2] as Split);
+        send(req, res, 200, 'image/svg+xml; charset=utf-8', drawn.svg, {
+          'Content-Security-Policy': DATA_CSP,
+          [CHART_VERSION_HEADER]: String(drawn.version),
+        });
       }
     } catch {
       // A render that throws is a bug; the page shows a failed fetch and tries again, not a hang.

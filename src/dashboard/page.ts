@@ -8,6 +8,9 @@
 
 import { createHash } from 'node:crypto';
 
+/** The response header that gives a chart's data_version (the handler sets it). */
+export const CHART_VERSION_HEADER = 'LM-Proxy-Data-Version';
+
 // 5 seconds: "refreshes itself every few seconds" (SPEC §12); `?refresh=N` asks for N seconds.
 const REFRESH_MS = 5_000;
 
@@ -62,7 +65,7 @@ const SCRIPT = `
   var REFRESH_MS = asked >= 1 && asked <= 3600 ? asked * 1000 : ${REFRESH_MS};
   var byId = function (id) { return document.getElementById(id); };
   var whole = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-  var state = { version: null, split: null, splits: [], snapshot: null, busy: false };
+  var state = { split: null, splits: [], snapshot: null, busy: false };
 
   function tokens(n) {
     var units = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
@@ -136,26 +139,44 @@ const SCRIPT = `
     return root;
   }
 
+  var SLOTS = {
+    'chart-tokens-model': function () { return 'tokens-by-model'; },
+    'chart-cost-model': function () { return 'cost-by-model'; },
+    'chart-tokens-split': function () { return 'tokens-by-' + state.split; },
+    'chart-cost-split': function () { return 'cost-by-' + state.split; }
+  };
+  var drawn = {};
+  var loading = {};
+
   function loadChart(slotId, name) {
-    var url = state.snapshot && state.snapshot.charts[name];
+    var url = state.snapshot.charts[name];
     var slot = byId(slotId);
     if (!url) { slot.replaceChildren(); return; }
+    loading[slotId] = true;
+    var version = null;
     fetch(url, { cache: 'no-store' }).then(function (res) {
       if (!res.ok) throw new Error('chart ' + name + ': HTTP ' + res.status);
+      version = Number(res.headers.get('${CHART_VERSION_HEADER}'));
       return res.text();
     }).then(function (text) {
       var doc = new DOMParser().parseFromString(text, 'image/svg+xml');
       var root = doc.documentElement;
       if (root.localName !== 'svg' || doc.getElementsByTagName('parsererror').length > 0) throw new Error('chart ' + name + ': not an SVG');
       slot.replaceChildren(document.importNode(drawingOnly(root), true));
-    }).catch(function (err) { slot.textContent = String(err.message || err); });
+      drawn[slotId] = { name: name, version: version };
+    }).catch(function (err) {
+      slot.textContent = String(err.message || err);
+      drawn[slotId] = null;
+    }).finally(function () { loading[slotId] = false; });
   }
 
-  function loadCharts() {
-    loadChart('chart-tokens-model', 'tokens-by-model');
-    loadChart('chart-cost-model', 'cost-by-model');
-    loadChart('chart-tokens-split', 'tokens-by-' + state.split);
-    loadChart('chart-cost-split', 'cost-by-' + state.split);
+  function syncCharts() {
+    Object.keys(SLOTS).forEach(function (slotId) {
+      var name = SLOTS[slotId]();
+      var now = drawn[slotId];
+      var fresh = now && now.name === name && now.version === state.snapshot.data_version;
+      if (!fresh && !loading[slotId]) loadChart(slotId, name);
+    });
   }
 
   function splitButtons(snapshot) {
@@ -175,8 +196,7 @@ const SCRIPT = `
         state.split = split;
         Array.prototype.forEach.call(box.children, function (other) { other.setAttribute('aria-pressed', String(other === b)); });
         put('split-title', 'By ' + b.textContent);
-        loadChart('chart-tokens-split', 'tokens-by-' + split);
-        loadChart('chart-cost-split', 'cost-by-' + split);
+        syncCharts();
       });
       box.appendChild(b);
     });
@@ -209,7 +229,7 @@ const SCRIPT = `
       fillTable('top-tags', s.top.tags, '(untagged)');
     }
     splitButtons(s);
-    if (s.data_version !== state.version) { state.version = s.data_version; loadCharts(); }
+    syncCharts();
   }
 
   function refresh() {

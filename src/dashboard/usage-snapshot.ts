@@ -9,7 +9,7 @@
 //   "live_since":   "2026-03-01T09:12:00.000Z",   // requests/errors are counted from here on
 //   "bucket_seconds": 300,
 //   "window_start": "2026-02-28T12:05:00.000Z",   // start of the oldest of the 288 buckets
-//   "data_version": 1234,                          // changes whenever a figure changes
+//   "data_version": 1234,                          // changes when a chart's figures change
 //   "tag": "team" | null,                          // the tag name split by, if any
 //   "in_flight": 3,
 //   "totals": { "requests", "errors", "client_errors", "error_rate": number | null,

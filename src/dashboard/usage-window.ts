@@ -125,7 +125,8 @@ export class UsageWindow {
   private readonly named: number[] = SPLITS.map(() => 0); // admitted names per split, "other" aside
   private latest = -Infinity; // the newest bucket epoch the window has reached
   private inFlightCount = 0;
-  /** Changes whenever a figure changes: the page reloads its charts only then. */
+  /** Changes whenever a token or cost figure changes, or the window moves: what the charts draw.
+   *  Request outcomes leave it alone (no chart shows them), so charts are drawn again only then. */
   version = 0;
 
   constructor(options: UsageWindowOptions = {}) {
@@ -239,14 +240,12 @@ export class UsageWindow {
 
   requestStarted(): void {
     this.inFlightCount++;
-    this.version++;
   }
 
   /** One request finished with this status (see isError); counted in the current bucket. */
   requestEnded(status: number): void {
     if (this.inFlightCount > 0) this.inFlightCount--;
     const bucket = this.bucketAt(this.now())!;
-    this.version++;
     bucket.requests++;
     if (isError(status)) bucket.errors++;
     else if (status >= 400) bucket.clientErrors++;

@@ -19,6 +19,15 @@ const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: install it w
 const HOSTILE = '<img src=x onerror=alert(1)>';
 const SCREENSHOT = join(tmpdir(), 'lm-proxy-dashboard.png');
 
+// What the callbacks run in the page reach (tsconfig has no DOM lib; the cast is erased).
+interface InPage {
+  readonly document: {
+    querySelectorAll(selector: string): Iterable<{ readonly textContent: string | null }>;
+    querySelector(selector: string): { readonly textContent: string | null } | null;
+  };
+  stillTheSamePage?: boolean;
+}
+
 const dashboard = createDashboard({ tagName: 'team' });
 let server: Server;
 let origin = '';
@@ -109,7 +118,7 @@ describe('dashboard in a browser', { skip }, () => {
       await page.goto(`${origin}/?refresh=1`);
       await page.waitForSelector('#chart-tokens-model svg rect title', { state: 'attached', timeout: 15_000 });
       await page.waitForSelector('#chart-cost-split svg rect title', { state: 'attached', timeout: 15_000 });
-      await page.evaluate(() => Object.assign(window, { stillTheSamePage: true }));
+      await page.evaluate(() => Object.assign(globalThis as unknown as InPage, { stillTheSamePage: true }));
 
       // Bars: one stacked segment per series per bucket with traffic, named in its tooltip.
       const bars = await page.$$eval('#chart-tokens-model svg g.lmp-chart-bars rect', (rects) => rects.length);
@@ -129,26 +138,26 @@ describe('dashboard in a browser', { skip }, () => {
         key_id: 'key_fresh', cost: 0.12, tags: { team: 'late' }, user: 'newcomer',
       });
       await page.waitForFunction(
-        () => [...document.querySelectorAll('#top-models-rows td.name')].some((td) => td.textContent === 'fresh-model-xyz'),
+        () => [...(globalThis as unknown as InPage).document.querySelectorAll('#top-models-rows td.name')].some((td) => td.textContent === 'fresh-model-xyz'),
         undefined,
         { timeout: 15_000 },
       );
       await page.waitForFunction(
-        () => [...document.querySelectorAll('#chart-tokens-model svg rect title')].some((x) => (x.textContent ?? '').startsWith('fresh-model-xyz')),
+        () => [...(globalThis as unknown as InPage).document.querySelectorAll('#chart-tokens-model svg rect title')].some((x) => (x.textContent ?? '').startsWith('fresh-model-xyz')),
         undefined,
-        { timeout: 15_000 },
+        { timeout: 30_000 }, // a chart is drawn at most every 10 s
       );
-      assert.equal(await page.evaluate(() => (window as unknown as { stillTheSamePage?: boolean }).stillTheSamePage), true);
+      assert.equal(await page.evaluate(() => (globalThis as unknown as InPage).stillTheSamePage), true);
 
       // The split buttons switch the second pair of charts.
       await page.click('#split-buttons button:has-text("user")');
       await page.waitForFunction(
-        () => (document.querySelector('#chart-tokens-split svg > title')?.textContent ?? '').includes('by user'),
+        () => ((globalThis as unknown as InPage).document.querySelector('#chart-tokens-split svg > title')?.textContent ?? '').includes('by user'),
         undefined,
         { timeout: 15_000 },
       );
       await page.click('#split-buttons button:has-text("tag")');
-      await page.waitForFunction(() => (document.querySelector('#split-title')?.textContent ?? '') === 'By tag team', undefined, { timeout: 15_000 });
+      await page.waitForFunction(() => ((globalThis as unknown as InPage).document.querySelector('#split-title')?.textContent ?? '') === 'By tag team', undefined, { timeout: 15_000 });
       await page.waitForSelector('#chart-tokens-split svg rect title', { state: 'attached', timeout: 15_000 });
 
       await page.screenshot({ path: SCREENSHOT, fullPage: true });

@@ -91,26 +91,36 @@ describe('dashboard handler', () => {
     assert.match(snap.charts['tokens-by-model']!, /^chart\/tokens-by-model\.svg\?v=\d+$/);
   });
 
-  it('draws each chart as SVG with a bar for the traffic, and again only when a figure changed', async () => {
-    const get = async (): Promise<string> => {
+  it('draws each chart as SVG with a bar for the traffic, again when its figures changed but at most every 10 s', async () => {
+    const get = async (): Promise<{ svg: string; version: number }> => {
       const res = await fetch(`${base}/chart/tokens-by-model.svg`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-type'), 'image/svg+xml; charset=utf-8');
       assert.equal(res.headers.get('content-security-policy'), "default-src 'none'; frame-ancestors 'none'");
-      return res.text();
+      return { svg: await res.text(), version: Number(res.headers.get('lm-proxy-data-version')) };
     };
     const first = await get();
-    assert.match(first, /^<svg /);
-    assert.match(first, /<rect [^>]*><title>gpt-4o · 12:00: /);
-    assert.equal(await get(), first);
-    const version = dashboard.snapshot().data_version;
+    assert.match(first.svg, /^<svg /);
+    assert.match(first.svg, /<rect [^>]*><title>gpt-4o · 12:00: /);
+    assert.equal(first.version, dashboard.snapshot().data_version);
+    // Request outcomes are not drawn: they leave data_version, and so the charts, alone.
+    dashboard.requestStarted();
+    dashboard.requestEnded(200);
+    assert.equal(dashboard.snapshot().data_version, first.version);
     dashboard.recordUsage(usage({ model: 'new-model' }));
-    assert.notEqual(dashboard.snapshot().data_version, version);
-    assert.match(await get(), /new-model/);
+    const version = dashboard.snapshot().data_version;
+    assert.ok(version > first.version);
+    assert.deepEqual(await get(), first); // drawn less than 10 s ago: the page will ask again
+    now += 10_000;
+    const second = await get();
+    assert.match(second.svg, /new-model/);
+    assert.equal(second.version, version);
+    now = NOW;
   });
 
   it('keeps hostile names as data: escaped in the SVG, plain strings in the JSON', async () => {
     dashboard.recordUsage(usage({ model: HOSTILE, key_id: HOSTILE, user: HOSTILE, tags: { team: HOSTILE } }));
+    now = NOW + 60_000; // past the charts' 10 s
     for (const name of ['tokens-by-model', 'cost-by-key', 'tokens-by-user', 'tokens-by-tag']) {
       const svg = await (await fetch(`${base}/chart/${name}.svg`)).text();
       assert.equal(svg.includes('<img'), false, name);
@@ -118,6 +128,7 @@ describe('dashboard handler', () => {
     }
     const snap = (await (await fetch(`${base}/usage.json`)).json()) as UsageSnapshot;
     assert.ok(snap.top.users.rows.some((r) => r.name === HOSTILE));
+    now = NOW;
   });
 
   it('moves the window with the clock: a day later the figures are gone', async () => {
