@@ -20,7 +20,9 @@ export interface JsonSnifferOptions {
    * values at top-level keys belong to a usage object that is complete only then (SPEC §8).
    */
   onDocumentEnd?(): void;
-  /** A captured value longer than this is abandoned (not reported). Default 64 KiB. */
+  /** A value at a capture path was present but longer than maxValueBytes (so a caller can tell "absent" from "too long"). */
+  onOversized?(path: string): void;
+  /** A captured value longer than this is abandoned: not reported, but named to onOversized. Default 64 KiB. */
   readonly maxValueBytes?: number;
 }
 
@@ -97,6 +99,7 @@ class Sniffer implements JsonSniffer {
   private readonly root: PathNode;
   private readonly onValue: (path: string, value: unknown) => void;
   private readonly onDocumentEnd: (() => void) | undefined;
+  private readonly onOversized: ((path: string) => void) | undefined;
   private readonly closers: number[] = []; // the closing byte each open tracked container wants, by depth
   private readonly frameNodes: PathNode[] = []; // path node of each open tracked container, by depth
   private readonly keyBuf: Buffer; // raw bytes of the current key, as long as it could still match a path
@@ -129,6 +132,7 @@ class Sniffer implements JsonSniffer {
     this.keyBuf = Buffer.allocUnsafe(tree.maxRawKeyBytes + 1);
     this.onValue = options.onValue;
     this.onDocumentEnd = options.onDocumentEnd;
+    this.onOversized = options.onOversized;
     this.captures = new CaptureStack(options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES);
   }
 
@@ -421,7 +425,10 @@ class Sniffer implements JsonSniffer {
   private completeCapture(end: number): void {
     const path = this.captures.innermostPath;
     const text = this.captures.complete(end, this.chunk, this.base);
-    if (text === null) return;
+    if (text === null) {
+      this.onOversized?.(path);
+      return;
+    }
     let value: unknown;
     const first = text.charCodeAt(0);
     // Scalars were validated byte by byte on the way in: skip JSON.parse for the common ones (a third of an

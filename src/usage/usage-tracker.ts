@@ -51,6 +51,9 @@ function bodyKindOf(contentType: string | undefined): BodyKind {
 // SPEC §10: the end user is the first present of these; a present one that is not a short string is null.
 const USER_PATHS: readonly string[] = ['user', 'safety_identifier', 'metadata.user_id'];
 const MAX_USER_CHARS = 256;
+// The request's model and user are short strings: a longer value is not held to be judged.
+const MAX_REQUEST_VALUE_BYTES = 4 * 1024;
+const OVERSIZED = Symbol('oversized');
 const REQUEST_PATHS: readonly string[] = ['model', ...USER_PATHS];
 // Ollama's counts sit at the top level of its last NDJSON line, so that line is their usage object:
 // they count only once it is complete (SPEC §8), not as each number ends.
@@ -141,10 +144,15 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
         if (requestSniffed) return;
         requestSniffer ??= createJsonSniffer({
           capture: REQUEST_PATHS,
+          maxValueBytes: MAX_REQUEST_VALUE_BYTES,
           onValue: (path, value) => {
             if (path === 'model') {
               if (typeof value === 'string' && value !== '') requestModel = value;
             } else userFields[USER_PATHS.indexOf(path)] = value;
+          },
+          // A user field too long to hold is present all the same: it decides, as null (SPEC §10).
+          onOversized: (path) => {
+            if (path !== 'model') userFields[USER_PATHS.indexOf(path)] = OVERSIZED;
           },
         });
         requestSniffer.feed(chunk);
