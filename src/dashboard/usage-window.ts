@@ -183,6 +183,8 @@ export class UsageWindow {
     const slot = slotOf(epoch);
     let bucket = this.ring[slot];
     if (bucket === undefined || bucket.epoch !== epoch) {
+      // advance() has expired every older epoch; expiring here too keeps the counts right if not.
+      if (bucket !== undefined) this.expire(slot, bucket);
       bucket = { epoch, requests: 0, errors: 0, clientErrors: 0, total: new Float64Array(FIELDS), cells: [] };
       this.ring[slot] = bucket;
     }
@@ -202,13 +204,15 @@ export class UsageWindow {
     const bucket = this.bucketAt(Date.parse(record.time));
     if (bucket === undefined) return false;
     this.version++;
+    // A cost that is not a finite amount of dollars (negative, NaN) is no price: unpriced.
+    const priced = typeof record.cost === 'number' && Number.isFinite(record.cost) && record.cost >= 0;
     const delta = [
       1,
       count(record.prompt_tokens),
       count(record.completion_tokens),
       count(record.total_tokens),
-      typeof record.cost === 'number' && Number.isFinite(record.cost) ? record.cost : 0,
-      typeof record.cost === 'number' && Number.isFinite(record.cost) ? 0 : 1,
+      priced ? record.cost! : 0,
+      priced ? 0 : 1,
     ];
     for (let f = 0; f < FIELDS; f++) bucket.total[f]! += delta[f]!;
     const tag = this.tagName === null ? undefined : tagValue(record.tags, this.tagName);

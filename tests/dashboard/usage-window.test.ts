@@ -140,10 +140,11 @@ describe('usage window', () => {
   it('treats non-numeric or negative token counts and costs as nothing', () => {
     const w = new UsageWindow({ now: clock().now });
     w.recordUsage(usage(T0, { total_tokens: -5, prompt_tokens: Number.NaN, cost: Number.POSITIVE_INFINITY }));
+    w.recordUsage(usage(T0, { total_tokens: 0, cost: -2 }));
     const total = w.buckets()[BUCKET_COUNT - 1]!.total;
     assert.equal(total[F_TOTAL], 0);
     assert.equal(total[F_COST], 0);
-    assert.equal(total[F_UNPRICED], 1);
+    assert.equal(total[F_UNPRICED], 2);
   });
 
   it('counts 5xx and status-less requests as errors, 4xx as client errors, and tracks in-flight', () => {
