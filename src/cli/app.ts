@@ -15,6 +15,7 @@ import { createProxyServer } from '../proxy/server.ts';
 import type { Ledger } from '../recording/ledger.ts';
 import { createUsageLog } from '../recording/usage-log.ts';
 import { createUsageTracker } from '../usage/usage-tracker.ts';
+import { createDashboard } from '../dashboard/dashboard-handler.ts';
 import type { PriceBook } from './price-book.ts';
 
 export interface App {
@@ -46,9 +47,19 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
   const shutdown: ShutdownState = { draining: false, cutting: false };
   const metrics = createProxyMetrics();
   const ledger = parts.ledger ?? null;
+  // SPEC §12: the dashboard lives on the admin listener; made before the proxy accepts
+  // anything, so the ledger's read-back and the live records never count one twice.
+  const dashboard = config.metrics === null ? null : createDashboard();
+  const usageLog = createUsageLog(logger, ledger, metrics, config.logFormat);
   const tracker = config.trackUsage
     ? createUsageTracker({
-        onRecord: createUsageLog(logger, ledger, metrics, config.logFormat),
+        onRecord:
+          dashboard === null
+            ? usageLog
+            : (record) => {
+                usageLog(record);
+                dashboard.recordUsage(record);
+              },
         price: parts.prices?.price,
         tags: config.tags,
         onUndecodable: (coding) =>
@@ -60,6 +71,7 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
 
   function onExchangeEnd(summary: ExchangeSummary): void {
     active--;
+    dashboard?.requestEnded(summary.status);
     proxy.exchangeEnded();
     metrics.requestFinished({ method: summary.method, status: summary.status, durationMs: summary.durationMs, ttfbMs: summary.ttfbMs });
     if (summary.errorCode !== null && summary.errorCode.startsWith('upstream_')) metrics.upstreamError(summary.errorCode);
@@ -87,6 +99,7 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
     onExchangeStart: () => {
       active++;
       metrics.requestStarted();
+      dashboard?.requestStarted();
     },
     onExchangeEnd,
   });
@@ -96,16 +109,19 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
     activeExchanges: () => active,
     onRejected: (error, method) => {
       metrics.requestStarted();
+      dashboard?.requestStarted();
+      dashboard?.requestEnded(error.status);
       metrics.requestFinished({ method: method ?? 'OTHER', status: error.status, durationMs: 0, ttfbMs: null });
       if (config.accessLog) logger.info('request', { method, path: null, status: error.status, error: error.code });
     },
   });
 
   const address = await listen(proxy.server, config.listen);
+  let stopBackfill = (): void => {};
   let admin: http.Server | null = null;
   let metricsAddress: string | null = null;
   if (config.metrics !== null) {
-    admin = createAdminServer({ metrics, isReady: () => !shutdown.draining });
+    admin = createAdminServer({ metrics, isReady: () => !shutdown.draining, mounted: dashboard?.handle });
     try {
       metricsAddress = await listen(admin, config.metrics);
     } catch (err) {
@@ -114,7 +130,18 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
     }
   }
 
+  // SPEC §12: the last 24 h come back from the ledger in the background; the listeners are up already.
+  if (dashboard !== null && config.usageLog !== null) {
+    const backfill = new AbortController();
+    stopBackfill = () => backfill.abort();
+    void dashboard.backfill(config.usageLog, backfill.signal).then((result) => {
+      if (result.error !== null && result.error !== 'ENOENT') logger.warn('Dashboard: the ledger could not be read back', { error: result.error });
+      else logger.info('Dashboard: read back the last 24 h of the ledger', { records: result.records, skipped: result.skipped, bytes_read: result.bytesRead });
+    });
+  }
+
   async function stop(): Promise<{ cut: number }> {
+    stopBackfill();
     const result = await proxy.shutdown(config.shutdownGraceMs);
     forwarder.close();
     // Every accepted record reaches the log and the ledger before exit (SPEC §4).

@@ -1,4 +1,5 @@
-// The admin listener of SPEC §6: `GET /healthz`, `/readyz` and `/metrics` on METRICS_ADDR.
+// The admin listener of SPEC §6: `GET /healthz`, `/readyz` and `/metrics` on METRICS_ADDR,
+// and whatever else the composition root mounts before them (the dashboard, SPEC §12).
 // It only answers; it never listens or closes by itself (the server module owns its
 // lifetime) and its requests never count in the proxy's metrics (SPEC §8 "Metrics").
 // Probes rely on the status code alone (kubernetes.io health-checks), so bodies are tiny.
@@ -10,6 +11,8 @@ export interface AdminServerOptions {
   readonly metrics: { render(): string };
   /** True while the proxy accepts requests; false once shutdown has begun. */
   isReady(): boolean;
+  /** Tried first for every request: true when it answered (the dashboard's `/`, `/usage.json`, …). */
+  readonly mounted?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
 }
 
 const TEXT = 'text/plain; charset=utf-8';
@@ -85,7 +88,10 @@ function handle(req: IncomingMessage, res: ServerResponse, options: AdminServerO
 /** An http.Server answering the admin routes; the caller listens on METRICS_ADDR and
  *  closes it at shutdown. */
 export function createAdminServer(options: AdminServerOptions): Server {
-  const server = createServer((req, res) => handle(req, res, options));
+  const { mounted } = options;
+  const server = createServer((req, res) => {
+    if (mounted === undefined || !mounted(req, res)) handle(req, res, options);
+  });
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   return server;
