@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { costOf } from '../pricing/cost.ts';
 import { findPrice } from '../pricing/price-match.ts';
-import { parsePriceTable, type PriceTable } from '../pricing/price-table.ts';
+import { parsePriceTable, type ModelPrice, type PriceTable } from '../pricing/price-table.ts';
 import type { PriceUsage } from '../shared/usage-record.ts';
 
 export interface PriceLoad {
@@ -39,20 +39,33 @@ function readTable(path: string): { ok: true; table: PriceTable; load: PriceLoad
   return { ok: true, table: parsed.table, load: { entries: parsed.entries, priced: parsed.table.size, skipped: parsed.skipped } };
 }
 
+// Most traffic names a handful of models: a match, once found, is looked up again by the two
+// names instead of walking SPEC §9's candidate names per response. Bounded: an upstream that
+// names a new model per response empties the cache now and then instead of growing it.
+const MAX_CACHED_MATCHES = 1_024;
+
 /** The book, and what was loaded; or why the file cannot be used (the caller exits 2). */
 export function openPriceBook(path: string): { ok: true; book: PriceBook; load: PriceLoad } | { ok: false; problem: string } {
   const first = readTable(path);
   if (!first.ok) return first;
   let table = first.table;
+  const matches = new Map<string, ModelPrice | null>();
   const book: PriceBook = {
     price(usage, responseModel, requestModel) {
-      const match = findPrice(table, responseModel, requestModel);
-      return match === null ? null : costOf(match.price, usage);
+      const key = `${responseModel ?? ''}\n${requestModel ?? ''}`;
+      let price = matches.get(key);
+      if (price === undefined) {
+        price = findPrice(table, responseModel, requestModel)?.price ?? null;
+        if (matches.size >= MAX_CACHED_MATCHES) matches.clear();
+        matches.set(key, price);
+      }
+      return price === null ? null : costOf(price, usage);
     },
     reload() {
       const next = readTable(path);
       if (!next.ok) return next;
       table = next.table;
+      matches.clear();
       return { ok: true, ...next.load };
     },
   };

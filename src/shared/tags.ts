@@ -54,9 +54,18 @@ export function parseTagsInto(text: string, into: TagMap): TagsParse {
 /** The tags of a record: the deployment's, then the request's, a request's own name winning. */
 export function mergeTags(deployment: Tags, request: TagMap | null): Tags {
   if (request === null || request.size === 0) return deployment;
-  // fromEntries defines own properties: `__proto__` is a valid name, and assigning it would
-  // set the object's prototype (or be ignored) instead of adding the tag.
-  return Object.fromEntries([...Object.entries(deployment), ...request]);
+  // Loops, not spreads: a spread of the two measured 1.5% of a small response's CPU.
+  const merged: Record<string, string> = {};
+  for (const name in deployment) putTag(merged, name, deployment[name] as string);
+  for (const [name, value] of request) putTag(merged, name, value);
+  return merged;
+}
+
+// `__proto__` is a valid name: assigned, it would set the object's prototype instead of adding
+// the tag, so that one is defined as an own property.
+function putTag(tags: Record<string, string>, name: string, value: string): void {
+  if (name !== '__proto__') tags[name] = value;
+  else Object.defineProperty(tags, name, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** The tags in `text` as a frozen object, or the first problem: for `TAGS`, where a typo must not pass silently. */
