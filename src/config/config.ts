@@ -65,7 +65,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'LISTEN_ADDR', flag: '--listen', default: '0.0.0.0:3000', meaning: '`host:port`, `[ipv6]:port`, `:port` or `port`' },
   { env: 'USAGE_LOG', flag: '--usage-log', default: 'none', meaning: 'append one JSON line per response with usage to this file (the ledger)' },
   { env: 'LOG_FORMAT', flag: '--log-format', default: 'text', meaning: '`text` or `json` (one JSON object per line)' },
-  { env: 'METRICS_ADDR', flag: '--metrics', default: 'none (off)', meaning: 'admin listener serving `GET /metrics`, `/healthz` and `/readyz`' },
+  { env: 'METRICS_ADDR', flag: '--metrics', default: 'none (off)', meaning: 'admin listener serving `GET /metrics`, `/healthz`, `/readyz` and the dashboard (`/`)' },
   { env: 'INJECT_STREAM_USAGE', flag: '--inject-stream-usage', default: 'true', meaning: 'ask OpenAI-style streams for usage and hide the added usage chunk' },
   { env: 'UPSTREAM_TIMEOUT_MS', flag: '--upstream-timeout', default: '600000', meaning: 'longest wait for the upstream\'s response headers, then 504 (`0`: no limit)' },
   { env: 'SHUTDOWN_GRACE_MS', flag: '--shutdown-grace', default: '30000', meaning: 'on SIGTERM/SIGINT: stop accepting, let requests in flight finish this long, then exit' },
