@@ -229,6 +229,14 @@ describe('usage tracker: the request\'s end user (SPEC §10)', () => {
   });
 });
 
+describe('usage tracker: the request\'s end user when the body names it twice', () => {
+  test('a body naming user twice gives the later value, as JSON.parse reads it, at every cut', async () => {
+    const body = '{"model":"m","user":"first","user":"second"}';
+    assert.equal((JSON.parse(body) as { user: string }).user, 'second');
+    for (let cut = 1; cut < body.length; cut++) assert.equal(await userOf(body.slice(0, cut), body.slice(cut)), 'second', `cut at ${cut}`);
+  });
+});
+
 describe('usage tracker: tags (SPEC §10)', () => {
   const tagsOf = async (requestHeaders: readonly string[], tags?: Readonly<Record<string, string>>): Promise<unknown> =>
     (await exchange({ pieces: [CHAT_JSON], requestHeaders, options: tags === undefined ? {} : { tags } }))[0]?.tags;
