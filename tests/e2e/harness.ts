@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
@@ -170,6 +170,39 @@ export async function startProxy(options: { upstream: string; args?: readonly st
       return exited;
     },
   };
+}
+
+export interface ProxyRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the proxy as startProxy would, for a start that is meant to fail: resolves with its exit code and whole output (killed after limitMs). */
+export async function runProxyToExit(options: { upstream: string; args?: readonly string[]; env?: Readonly<Record<string, string>>; limitMs?: number }): Promise<ProxyRun> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts'), '--upstream', options.upstream, '--listen', '127.0.0.1:0', ...(options.args ?? [])],
+    { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const guard = setTimeout(() => child.kill('SIGKILL'), options.limitMs ?? 20_000);
+  try {
+    // 'close', not 'exit': every byte of its output has been read by then.
+    const [code] = (await once(child, 'close')) as [number | null];
+    return { code, stdout, stderr };
+  } finally {
+    clearTimeout(guard);
+  }
+}
+
+/** The ledger's entries so far (SPEC §4: one JSON object per line); [] while the file does not exist. */
+export function readLedger(path: string): Record<string, unknown>[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 export interface ClientResponse {
