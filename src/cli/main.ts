@@ -104,7 +104,8 @@ async function main(): Promise<void> {
 
 /** Bad values: one stderr line each (JSON in json format), exit 2 (SPEC §2). */
 function exitWithUsageErrors(lines: readonly string[], format: LogFormat): void {
-  for (const line of lines) {
+  // One line each, whatever they quote (a price file's JSON.parse message quotes its bytes).
+  for (const line of lines.map((text) => text.replace(/\r/g, '\\r').replace(/\n/g, '\\n'))) {
     process.stderr.write(
       format === 'json' ? JSON.stringify({ level: 'error', time: new Date().toISOString(), msg: line }) + '\n' : line + '\n',
     );

@@ -156,9 +156,10 @@ export function createUsageTracker(options: UsageTrackerOptions): UsageTracker {
           },
         });
         requestSniffer.feed(chunk);
-        // Once the model and the first-ranked user field are known (or the body is not
-        // JSON) the sniffer is let go: a long stream should not keep it for its whole life.
-        if ((requestModel !== null && userFields[0] !== undefined) || requestSniffer.failed) releaseRequestSniffer();
+        // A key may come twice and the last one is what the upstream reads (as JSON.parse
+        // does), so the whole body is sniffed; the sniffer is let go at its end (or as soon
+        // as the body is not JSON): a long stream should not keep it for its whole life.
+        if (requestSniffer.failed) releaseRequestSniffer();
       },
       requestEnd() {
         releaseRequestSniffer();
