@@ -237,7 +237,10 @@ class Parser implements SseParser {
   /** Adds bytes of a line whose end is in a later chunk. */
   private holdPartialLine(buf: Buffer, start: number, end: number): void {
     if (this.skippingLine || start === end) return;
-    if (this.lineBytes + (end - start) > this.maxLineBytes) {
+    // Under 5 bytes a line is still held, however small maxLineBytes: whether it is a `data` line (whose
+    // event goes with it) must be judged on its first 5 bytes, wherever the chunks were cut.
+    const bytes = this.lineBytes + (end - start);
+    if (bytes > this.maxLineBytes && bytes > 4) {
       this.dropLine(buf, start, end);
       this.skippingLine = true;
       return;

@@ -402,3 +402,18 @@ describe('chunking never changes the result (property)', () => {
     });
   }
 });
+
+describe('fuzz findings (scripts/fuzz, issue 17)', () => {
+  test('a data line over a maxLineBytes under 5 drops its event wherever the chunks are cut (minimised fuzz input)', () => {
+    // Fuzz target sse, seed 2: the line "data: a" cut after "d" was dropped before its field name was
+    // known, so its event survived when cut there and was dropped when whole.
+    const stream = bytes('retry: 3000\nid: 7\ndata: a\n\ndata: b\n\n');
+    for (const maxLineBytes of [0, 1, 3, 4]) {
+      const whole = parseChunks([stream], { maxLineBytes, maxEventBytes: 3 });
+      assert.equal(whole.droppedEvents, 2, `maxLineBytes ${maxLineBytes}`);
+      for (let p = 0; p <= stream.length; p++) {
+        assert.deepEqual(parseChunks(cutAt(stream, [p]), { maxLineBytes, maxEventBytes: 3 }), whole, `maxLineBytes ${maxLineBytes}, cut at ${p}`);
+      }
+    }
+  });
+});
