@@ -75,9 +75,17 @@ export function parseTagsSetting(text: string): { ok: true; tags: Tags } | { ok:
     const pair = raw.trim();
     if (pair === '') continue;
     if (parseTagsInto(pair, new Map()).dropped > 0) {
-      return { ok: false, message: `"${pair}" is not name=value (names [a-z0-9_.-]{1,32}, values [A-Za-z0-9_.:/@+-]{1,128})` };
+      return { ok: false, message: `${quoted(pair)} is not name=value (names [a-z0-9_.-]{1,32}, values [A-Za-z0-9_.:/@+-]{1,128})` };
     }
     if (parseTagsInto(pair, map).dropped > 0) return { ok: false, message: `more than ${MAX_TAGS} tags` };
   }
   return { ok: true, tags: Object.freeze(Object.fromEntries(map)) };
+}
+
+// The message is one line of a start-up error (SPEC §2): the pair escaped (a newline in TAGS must not
+// start a second line) and cut short (a megabyte of TAGS must not become a megabyte of stderr).
+const MAX_QUOTED_CHARS = 64;
+
+function quoted(pair: string): string {
+  return JSON.stringify(pair.length > MAX_QUOTED_CHARS ? `${pair.slice(0, MAX_QUOTED_CHARS)}…` : pair);
 }

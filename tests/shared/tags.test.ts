@@ -337,3 +337,20 @@ describe('parseTagsSetting (TAGS)', () => {
     }
   });
 });
+
+describe('fuzz findings (scripts/fuzz, issue 17)', () => {
+  test('a refused TAGS pair is quoted on one line and cut short, whatever it holds (minimised fuzz input)', () => {
+    // Fuzz target tags, seed 2: a pair with a newline made the start-up error two lines, and a long
+    // pair was quoted whole.
+    for (const text of ['ok=1, bad\npair', 'a=b\r\nc', 'x=' + 'y'.repeat(1 << 20) + ' z']) {
+      const result = parseTagsSetting(text);
+      assert.equal(result.ok, false);
+      if (!result.ok) {
+        assert.doesNotMatch(result.message, /[\r\n]/, result.message);
+        assert.ok(result.message.length < 300, `${result.message.length} characters`);
+      }
+    }
+    const result = parseTagsSetting('ok=1, bad\npair');
+    assert.ok(!result.ok && result.message.startsWith('"bad\\npair" is not name=value'), !result.ok ? result.message : '');
+  });
+});
