@@ -171,3 +171,38 @@ export function procCpuSeconds(pid: number): number {
     return Number.NaN;
   }
 }
+
+/** Busy and total clock ticks of each CPU so far ("0", "1", …), from /proc/stat; empty where unreadable. */
+export function cpuTicks(): Map<string, { busy: number; total: number }> {
+  const ticks = new Map<string, { busy: number; total: number }>();
+  try {
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const match = /^cpu(\d+)\s+(.*)$/.exec(line);
+      if (!match?.[1] || match[2] === undefined) continue;
+      const fields = match[2].trim().split(/\s+/).map(Number);
+      const total = fields.reduce((sum, v) => sum + v, 0);
+      ticks.set(match[1], { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0), total }); // less idle and iowait
+    }
+  } catch {
+    // not Linux: no figures
+  }
+  return ticks;
+}
+
+/** Share (0-1) of the listed CPUs ("0", "1-3", "0,2") busy between two cpuTicks(); NaN when unknown. */
+export function busyShare(before: Map<string, { busy: number; total: number }>, after: Map<string, { busy: number; total: number }>, cpuList: string | null): number {
+  if (cpuList === null) return Number.NaN;
+  let busy = 0;
+  let total = 0;
+  for (const part of cpuList.split(',')) {
+    const [from, to] = part.split('-').map(Number);
+    for (let cpu = from ?? 0; cpu <= (to ?? from ?? 0); cpu++) {
+      const a = before.get(String(cpu));
+      const b = after.get(String(cpu));
+      if (!a || !b) return Number.NaN;
+      busy += b.busy - a.busy;
+      total += b.total - a.total;
+    }
+  }
+  return total > 0 ? busy / total : Number.NaN;
+}
