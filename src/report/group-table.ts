@@ -110,9 +110,10 @@ export class GroupTable {
     return out;
   }
 
-  total(): GroupTotals {
+  /** The totals of every group together. */
+  static totalOf(groups: readonly Group[]): GroupTotals {
     const total = emptyTotals();
-    for (const group of this.groups()) addTotals(total, group.totals);
+    for (const group of groups) addTotals(total, group.totals);
     return total;
   }
 

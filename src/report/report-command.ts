@@ -11,7 +11,7 @@ import { constants as zlibConstants, createGunzip } from 'node:zlib';
 import { parsePriceTable } from '../pricing/price-table.ts';
 import { LineSplitter } from './line-splitter.ts';
 import { createReportEngine } from './report-engine.ts';
-import { formatReport } from './report-formats.ts';
+import { reportText } from './report-formats.ts';
 import { reportHelp } from './report-help.ts';
 import { parseReportArgs, type ReportOptions } from './report-options.ts';
 import { LEDGER_PRICING, tablePricer, type Pricing } from './report-pricing.ts';
@@ -92,7 +92,7 @@ export async function runReport(argv: readonly string[], io: ReportIo): Promise<
   }
 
   const result = engine.result();
-  await write(io.stdout, formatReport(result, options.format, options.metric));
+  await writePieces(io.stdout, reportText(result, options.format, options.metric));
   if (result.skipped > 0) {
     const lines = result.skipped === 1 ? '1 line that is not a ledger record' : `${result.skipped} lines that are not ledger records`;
     await write(io.stderr, `${PREFIX}: skipped ${lines}\n`);
@@ -183,6 +183,22 @@ function describe(error: unknown): string {
   if (typeof code === 'string' && code in PLAIN_WORDS) return `${code} (${PLAIN_WORDS[code]})`;
   const message = error instanceof Error ? error.message : String(error);
   return typeof code === 'string' && !message.includes(code) ? `${code} (${message})` : message;
+}
+
+// Output is written in batches of about this many characters, each awaited: a report of many
+// groups never sits in memory as one string, and a slow reader (a pager) holds the report back.
+const OUTPUT_BATCH = 64 * 1024;
+
+async function writePieces(stream: NodeJS.WritableStream, pieces: Iterable<string>): Promise<void> {
+  let batch = '';
+  for (const piece of pieces) {
+    batch += piece;
+    if (batch.length >= OUTPUT_BATCH) {
+      await write(stream, batch);
+      batch = '';
+    }
+  }
+  if (batch !== '') await write(stream, batch);
 }
 
 /** Writes and waits until the text is handed to the OS; a closed pipe (`| head`) is not an error here. */

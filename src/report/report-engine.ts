@@ -76,7 +76,8 @@ export function createReportEngine(options: ReportEngineOptions): ReportEngine {
       skipped++;
     },
     result() {
-      return { by, groups: table.groups(), total: table.total(), records, skipped, truncated };
+      const groups = table.groups();
+      return { by, groups, total: GroupTable.totalOf(groups), records, skipped, truncated };
     },
   };
 }

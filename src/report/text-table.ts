@@ -36,33 +36,46 @@ function metricCells(totals: GroupTotals): string[] {
   ];
 }
 
-function rowsOf(result: ReportResult, keyText: (key: GroupKey) => string): string[][] {
-  const rows = result.groups.map((group) => [...group.keys.map(keyText), ...metricCells(group.totals)]);
-  rows.push(['total', ...result.by.slice(1).map(() => ''), ...metricCells(result.total)]);
-  return rows;
+/** The rows, groups then the total, made as they are asked for (twice for table: widths, then text). */
+function* rowsOf(result: ReportResult, keyText: (key: GroupKey) => string): Generator<string[]> {
+  for (const group of result.groups) yield [...group.keys.map(keyText), ...metricCells(group.totals)];
+  yield ['total', ...result.by.slice(1).map(() => ''), ...metricCells(result.total)];
 }
 
-export function formatTable(result: ReportResult): string {
+export function* tableLines(result: ReportResult): Generator<string> {
   const columns = columnsOf(result);
-  const rows = rowsOf(result, (key) => (key === null ? NULL_TEXT : terminalSafe(String(key))));
-  const widths = columns.map((column, i) => Math.max(column.header.length, ...rows.map((row) => row[i]!.length)));
+  const keyText = (key: GroupKey): string => (key === null ? NULL_TEXT : terminalSafe(String(key)));
+  const widths = columns.map((column) => column.header.length);
+  for (const row of rowsOf(result, keyText)) row.forEach((cell, i) => (widths[i] = Math.max(widths[i]!, cell.length)));
   const line = (cells: readonly string[]): string =>
     cells
       .map((cell, i) => (columns[i]!.numeric ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
       .join('  ')
-      .trimEnd();
-  return [line(columns.map((c) => c.header)), ...rows.map(line)].join('\n') + '\n';
+      .trimEnd() + '\n';
+  yield line(columns.map((c) => c.header));
+  for (const row of rowsOf(result, keyText)) yield line(row);
+}
+
+export function* markdownLines(result: ReportResult): Generator<string> {
+  const columns = columnsOf(result);
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |\n`;
+  yield line(columns.map((c) => c.header));
+  yield `|${columns.map((c) => (c.numeric ? ' ---: ' : ' --- ')).join('|')}|\n`;
+  const rows = rowsOf(result, (key) => (key === null ? NULL_TEXT : markdownSafe(String(key))));
+  let index = 0;
+  for (const row of rows) {
+    // The total row's label in bold, so it reads as a summary and not as a group named "total".
+    if (index++ === result.groups.length) row[0] = '**total**';
+    yield line(row);
+  }
+}
+
+export function formatTable(result: ReportResult): string {
+  return [...tableLines(result)].join('');
 }
 
 export function formatMarkdown(result: ReportResult): string {
-  const columns = columnsOf(result);
-  const rows = rowsOf(result, (key) => (key === null ? NULL_TEXT : markdownSafe(String(key))));
-  // The total row's label in bold, so it reads as a summary and not as a group named "total".
-  const last = rows[rows.length - 1]!;
-  last[0] = '**total**';
-  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  const rule = `|${columns.map((c) => (c.numeric ? ' ---: ' : ' --- ')).join('|')}|`;
-  return [line(columns.map((c) => c.header)), rule, ...rows.map(line)].join('\n') + '\n';
+  return [...markdownLines(result)].join('');
 }
 
 /** 1234567 → "1,234,567": digits grouped by three, the same on every machine (no locale). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createLedgerRecord, readRecordValue, type LedgerRecord, type ReadPlan } from '../../src/report/ledger-record.ts';
-import { createRecordSniffer } from '../../src/report/record-sniffer.ts';
+import { createRecordSniffer, type RecordSniffer } from '../../src/report/record-sniffer.ts';
 import { createZoneClock, type ZoneClock } from '../../src/report/zone-clock.ts';
 import { prng } from '../helpers/prng.ts';
 import { ledgerLine, oldLedgerLine, randomLedgerLine } from './ledger-lines.ts';
@@ -24,11 +24,24 @@ function byJsonParse(line: Buffer, plan: ReadPlan, clock: ZoneClock): Read {
   return readRecordValue(value, plan, clock, record) ? { ok: true, record: show(record) } : { ok: false };
 }
 
+// One sniffer per plan and zone for the whole file, as a report has: it remembers the keys of the
+// line before, so each line is also read after lines of other shapes (and records are reused).
+const sniffers = new Map<string, { sniff: RecordSniffer; record: LedgerRecord }>();
+
 /** The sniffer alone: null when it leaves the line to JSON.parse. */
 function bySniffer(line: Buffer, plan: ReadPlan, clock: ZoneClock): string | null {
   const bytes = Buffer.concat([line, Buffer.from('\n')]);
-  const record = createLedgerRecord(plan);
-  return createRecordSniffer(plan, clock)(bytes, 0, line.length, record) ? show(record) : null;
+  const id = `${JSON.stringify(plan)} ${clock.zone}`;
+  let shared = sniffers.get(id);
+  if (shared === undefined) {
+    shared = { sniff: createRecordSniffer(plan, clock), record: createLedgerRecord(plan) };
+    sniffers.set(id, shared);
+  }
+  const fresh = createLedgerRecord(plan);
+  const byFresh = createRecordSniffer(plan, clock)(bytes, 0, line.length, fresh) ? show(fresh) : null;
+  const byShared = shared.sniff(bytes, 0, line.length, shared.record) ? show(shared.record) : null;
+  assert.equal(byShared, byFresh, `a sniffer that has read other lines reads ${line.toString('latin1')} as a new one does`);
+  return byShared;
 }
 
 function show(record: LedgerRecord): string {
@@ -168,6 +181,25 @@ describe('record sniffer', () => {
       if (assertAgrees(mutated)) accepted++;
     }
     assert.ok(accepted > 500, `only ${accepted} mutated lines were read by the sniffer: the test would prove little`);
+  });
+
+  test('reads every JSON number as JSON.parse does, to the last bit', () => {
+    const rand = prng(13);
+    const digits = (n: number): string => Array.from({ length: n }, () => Math.floor(rand() * 10)).join('');
+    const texts = ['0', '-0', '0.1', '0.30000000000000004', '1e22', '1e23', '9007199254740993', '1.7976931348623157e308', '5e-324', '2.2250738585072014e-308', '123456789012345678901234567890', '0.000000000000000000000001', '1E+2', '1e-0'];
+    for (let i = 0; i < 20_000; i++) {
+      const int = rand() < 0.3 ? '0' : `${1 + Math.floor(rand() * 9)}${digits(Math.floor(rand() * 18))}`;
+      const frac = rand() < 0.6 ? `.${digits(1 + Math.floor(rand() * 19))}` : '';
+      const exp = rand() < 0.3 ? `${rand() < 0.5 ? 'e' : 'E'}${['', '+', '-'][Math.floor(rand() * 3)]}${digits(1 + Math.floor(rand() * 3))}` : '';
+      texts.push(`${rand() < 0.2 ? '-' : ''}${int}${frac}${exp}`);
+    }
+    for (const text of texts) {
+      const line = Buffer.from(`{"time":"2026-03-01T14:05:09.123Z","cost":${text},"total_tokens":${text},"status":${text}}`);
+      assert.ok(assertAgrees(line), `the sniffer left ${text} to JSON.parse`);
+      const cost = JSON.parse(bySniffer(line, NOTHING, PARIS)!).cost as number | null;
+      const expected = JSON.parse(text) as number;
+      assert.equal(cost, Number.isFinite(expected) ? (expected === 0 ? 0 : expected) : null, text);
+    }
   });
 
   test('a line is left to JSON.parse unless its newline follows it (the splitter’s promise)', () => {
