@@ -202,6 +202,19 @@ describe('record sniffer', () => {
     }
   });
 
+  test('reads each of thousands of distinct values as itself, seen once or again (strings are reused by their bytes)', () => {
+    const sniff = createRecordSniffer(EVERYTHING, PARIS);
+    const record = createLedgerRecord(EVERYTHING);
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 5000; i++) {
+        const user = `user-${(i * 7919) % 5000}`;
+        const bytes = Buffer.from(`${ledgerLine({ user, model: `m${i % 3000}`, tags: { team: `t${i}` } })}\n`);
+        assert.ok(sniff(bytes, 0, bytes.length - 1, record));
+        assert.deepEqual([record.user, record.model, record.tagValues[0]], [user, `m${i % 3000}`, `t${i}`]);
+      }
+    }
+  });
+
   test('a line is left to JSON.parse unless its newline follows it (the splitter’s promise)', () => {
     const line = Buffer.from(ledgerLine() + 'X');
     const record = createLedgerRecord(EVERYTHING);
