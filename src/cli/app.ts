@@ -8,7 +8,7 @@ import { createAdminServer } from '../recording/admin-server.ts';
 import { formatListenAddress, type Config, type ListenAddress } from '../config/config.ts';
 import type { ShutdownState } from '../proxy/forward-context.ts';
 import { createForwarder } from '../proxy/forwarder.ts';
-import type { ExchangeStart, ExchangeSummary, ExchangeTap } from '../shared/exchange-tap.ts';
+import type { ExchangeStart, ExchangeSummary, ExchangeTap, SessionTap } from '../shared/exchange-tap.ts';
 import type { Logger } from '../recording/logger.ts';
 import { createProxyMetrics } from '../recording/proxy-metrics.ts';
 import { createProxyServer } from '../proxy/server.ts';
@@ -16,6 +16,7 @@ import type { Ledger } from '../recording/ledger.ts';
 import { createUsageLog } from '../recording/usage-log.ts';
 import { createUsageTracker } from '../usage/usage-tracker.ts';
 import { createDashboard } from '../dashboard/dashboard-handler.ts';
+import { createSessionUsage } from '../websocket/session-usage.ts';
 import type { PriceBook } from './price-book.ts';
 
 export interface App {
@@ -51,15 +52,16 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
   // anything, so the ledger's read-back and the live records never count one twice.
   const dashboard = config.metrics === null ? null : createDashboard();
   const usageLog = createUsageLog(logger, ledger, metrics, config.logFormat);
+  const onRecord =
+    dashboard === null
+      ? usageLog
+      : (record: Parameters<typeof usageLog>[0]): void => {
+          usageLog(record);
+          dashboard.recordUsage(record);
+        };
   const tracker = config.trackUsage
     ? createUsageTracker({
-        onRecord:
-          dashboard === null
-            ? usageLog
-            : (record) => {
-                usageLog(record);
-                dashboard.recordUsage(record);
-              },
+        onRecord,
         price: parts.prices?.price,
         tags: config.tags,
         onUndecodable: (coding) =>
@@ -67,6 +69,16 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
       })
     : null;
   const openTap = tracker === null ? undefined : (start: ExchangeStart): ExchangeTap => tracker.openTap(start);
+  // SPEC §13: WebSocket sessions' usage events, one record each, as they pass.
+  const sessionUsage = config.trackUsage
+    ? createSessionUsage({
+        onRecord,
+        price: parts.prices?.price,
+        tags: config.tags,
+        onProblem: (problem, detail) => logger.warn('WebSocket usage reading stopped for a session; its bytes still pass', { problem, detail }),
+      })
+    : null;
+  const openSessionTap = sessionUsage === null ? undefined : (start: ExchangeStart): SessionTap => sessionUsage.openSessionTap(start);
   let active = 0;
 
   function onExchangeEnd(summary: ExchangeSummary): void {
@@ -84,6 +96,7 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
         bytes_in: summary.requestBytes,
         bytes_out: summary.responseBytes,
         end: summary.end,
+        ...(summary.closeCode !== undefined ? { close_code: summary.closeCode } : {}),
         ...(summary.errorCode !== null ? { error: summary.errorCode } : {}),
       });
     }
@@ -96,6 +109,7 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
     injectStreamUsage: config.injectStreamUsage,
     shutdown,
     openTap,
+    openSessionTap,
     onExchangeStart: () => {
       active++;
       metrics.requestStarted();
@@ -146,6 +160,7 @@ export async function startApp(config: Config, logger: Logger, parts: AppParts =
     forwarder.close();
     // Every accepted record reaches the log and the ledger before exit (SPEC §4).
     await tracker?.drain();
+    await sessionUsage?.drain();
     await ledger?.close();
     if (admin !== null) {
       admin.closeAllConnections();

@@ -1,39 +1,56 @@
 // The forwarder: one client request in, one upstream request out, the upstream's
 // response streamed back with backpressure (SPEC §3, §8). This module decides whether a
-// request is forwarded at all — its target resolved, a WebSocket upgrade refused — and
-// hands each forwarded one to an `Exchange` (exchange.ts), which lives until it ends.
+// request is forwarded at all — its target resolved — and hands each forwarded one to an
+// `Exchange` (exchange.ts), which lives until it ends; a WebSocket upgrade goes to a
+// `WebSocketSession` (websocket-tunnel.ts, SPEC §13), which lives until both sockets close.
 
 import type http from 'node:http';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { proxyError, type ProxyError } from '../shared/errors.ts';
-import type { RawHeaders } from '../shared/raw-headers.ts';
 import { writeProxyError } from './error-response.ts';
 import { Exchange } from './exchange.ts';
 import { createForwardContext, type ForwardContext, type ForwarderOptions } from './forward-context.ts';
-import { connectionOptions } from './hop-by-hop.ts';
+import { asksForWebSocket } from './hop-by-hop.ts';
 import { pathForLog, resolveUpstreamTarget } from './upstream-target.ts';
+import { WebSocketSession, type TunnelOptions } from './websocket-tunnel.ts';
 
 export interface Forwarder {
   handle(req: http.IncomingMessage, res: http.ServerResponse): void;
+  /** A WebSocket upgrade (the server's 'upgrade' event): `head` is what the client sent after its head. */
+  upgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void;
+  /** Sessions not yet over, the handshakes still waiting for their 101 among them. */
+  readonly openSessions: number;
+  /** Cuts every open session (the shutdown grace period is over). */
+  cutSessions(): void;
   /** Closes idle upstream sockets. */
   close(): void;
 }
 
-export function createForwarder(options: ForwarderOptions): Forwarder {
+export function createForwarder(options: ForwarderOptions & TunnelOptions): Forwarder {
   const context = createForwardContext(options);
+  const sessions = new Set<WebSocketSession>();
   return {
     handle: (req, res) => handle(context, req, res),
+    upgrade: (req, socket, head) => new WebSocketSession(context, sessions, req, socket, head).start(options.openSessionTap),
+    get openSessions() {
+      return sessions.size;
+    },
+    cutSessions: () => {
+      for (const session of [...sessions]) session.cut();
+    },
     close: () => context.pool.close(),
   };
 }
 
 function handle(context: ForwardContext, req: http.IncomingMessage, res: http.ServerResponse): void {
   const method = req.method ?? 'GET';
-  // SPEC §8: a WebSocket upgrade is refused with 501; any other `Upgrade` offer (h2c)
-  // is dropped with the hop-by-hop headers and the request is served over HTTP/1.1.
+  // SPEC §13: WebSocket upgrades reach upgrade() through the server's 'upgrade' event, and
+  // other Upgrade offers (h2c) come here without theirs (SPEC §8). One that still asks for
+  // WebSocket here arrived on a socket the proxy cannot hand over: refused, never half-served.
   // (CONNECT never gets here: the server answers it.)
-  if (asksForWebSocket(req.rawHeaders)) {
-    refuse(context, req, res, proxyError('upgrade_not_supported', 'WebSocket upgrades are not supported'));
+  if (asksForWebSocket(method, req.rawHeaders)) {
+    refuse(context, req, res, proxyError('upgrade_not_supported', 'this WebSocket upgrade cannot be tunnelled'));
     return;
   }
   const target = resolveUpstreamTarget(req.url ?? '', context.options.upstream.basePath);
@@ -57,14 +74,4 @@ function refuse(context: ForwardContext, req: http.IncomingMessage, res: http.Se
       ttfbMs: null, requestBytes: 0, responseBytes: 0, errorCode: error.code,
     });
   });
-}
-
-function asksForWebSocket(raw: RawHeaders): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length === 7 && name.toLowerCase() === 'upgrade' && /websocket/i.test(raw[i + 1] as string)) {
-      return connectionOptions(raw).has('upgrade');
-    }
-  }
-  return false;
 }

@@ -134,3 +134,74 @@ export function clientResponseHead(raw: RawHeaders): ResponseHead {
   }
   return { headers, contentType, contentEncoding, contentLength };
 }
+
+// ---- WebSocket (SPEC §13) ----
+
+/**
+ * A WebSocket request: `GET` with an `Upgrade` header naming `websocket` and a `Connection`
+ * header naming `upgrade` (RFC 6455 §4.1). Any other Upgrade offer (h2c) is not one (SPEC §8).
+ */
+export function asksForWebSocket(method: string | undefined, raw: RawHeaders): boolean {
+  if (method !== 'GET') return false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 7 && name.toLowerCase() === 'upgrade' && /(?:^|,)\s*websocket\s*(?:,|$)/i.test(raw[i + 1] as string)) {
+      return connectionOptions(raw).has('upgrade');
+    }
+  }
+  return false;
+}
+
+/** The request without its Upgrade offer: what the proxy serves over HTTP/1.1 instead (SPEC §8). */
+export function withoutUpgradeOffer(raw: RawHeaders): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 7 && name.toLowerCase() === 'upgrade') continue;
+    out.push(name, raw[i + 1] as string);
+  }
+  return out;
+}
+
+/**
+ * A WebSocket handshake's headers, either way (SPEC §13): `Upgrade` as sent, the first
+ * `Connection` header as `Connection: Upgrade` (any other option it names is hop-by-hop and
+ * goes), every `Sec-WebSocket-*` header kept even where `Connection` names it; every other
+ * hop-by-hop header removed, and `alsoRemove` too.
+ */
+function handshakeHeaders(raw: RawHeaders, alsoRemove: ReadonlySet<string> | undefined): string[] {
+  const named = connectionOptions(raw);
+  const out: string[] = [];
+  let connectionSent = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const lower = name.toLowerCase();
+    if (lower === 'upgrade') {
+      out.push(name, raw[i + 1] as string);
+    } else if (lower === 'connection') {
+      if (!connectionSent) out.push(name, 'Upgrade');
+      connectionSent = true;
+    } else if (lower.startsWith('sec-websocket-')) {
+      out.push(name, raw[i + 1] as string);
+    } else if (!HOP_BY_HOP_HEADERS.has(lower) && !named.has(lower) && alsoRemove?.has(lower) !== true) {
+      out.push(name, raw[i + 1] as string);
+    }
+  }
+  return out;
+}
+
+/**
+ * The upgrade request's headers for the upstream: the handshake's, `Host` the upstream's and
+ * first, `LM-Proxy-Tags` and `Expect` removed. No `Transfer-Encoding` is added back: nothing
+ * the client sends after its head reaches the upstream before the 101 (websocket-tunnel.ts).
+ */
+export function upgradeRequestHeaders(raw: RawHeaders, upstreamAuthority: string): string[] {
+  const headers = handshakeHeaders(raw, REQUEST_REMOVALS);
+  headers.unshift('Host', upstreamAuthority);
+  return headers;
+}
+
+/** The upstream's 101 headers for the client: the handshake's. */
+export function upgradeResponseHeaders(raw: RawHeaders): string[] {
+  return handshakeHeaders(raw, undefined);
+}

@@ -1,13 +1,16 @@
 // The proxy's listening socket: a node:http server with every timeout chosen on
 // purpose, the answers the proxy gives to requests Node's parser rejects, and
-// graceful shutdown. Each request goes to the forwarder; nothing else happens here.
+// graceful shutdown. Each request goes to the forwarder, each WebSocket upgrade to its
+// upgrade(); nothing else happens here.
 
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { errorBody, proxyError, type ProxyError } from '../shared/errors.ts';
+import { proxyError, type ProxyError } from '../shared/errors.ts';
 import type { ShutdownState } from './forward-context.ts';
 import type { Forwarder } from './forwarder.ts';
+import { asksForWebSocket, withoutUpgradeOffer } from './hop-by-hop.ts';
+import { answerOnSocket } from './raw-response.ts';
 
 // SPEC §8: a header block over 16 KiB is answered 431.
 const MAX_HEADER_BYTES = 16 * 1024;
@@ -62,6 +65,20 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
 
   server.on('request', (req, res) => forwarder.handle(req, res));
 
+  // With an 'upgrade' listener, Node hands every request with `Connection: upgrade` and an
+  // `Upgrade` header here, its socket detached from the HTTP parser. A WebSocket request is
+  // tunnelled (SPEC §13); any other offer (h2c) is dropped and the request served over
+  // HTTP/1.1 (SPEC §8): its head goes back into the socket without the offer, and the socket
+  // to the server as a fresh connection, whose parser reads it as an ordinary request.
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (asksForWebSocket(req.method, req.rawHeaders)) {
+      forwarder.upgrade(req, socket as Socket, head);
+      return;
+    }
+    socket.unshift(Buffer.concat([requestHeadWithoutOffer(req), head]));
+    server.emit('connection', socket);
+  });
+
   // Without a 'connect' listener Node would drop CONNECT requests silently.
   server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => {
     // Node hands this socket over with no 'error' listener: a client that resets it
@@ -69,7 +86,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     socket.on('error', () => socket.destroy());
     const error = proxyError('method_not_allowed', 'CONNECT is not supported: lm-proxy tunnels nothing');
     onRejected?.(error, 'CONNECT');
-    answerOnSocket(socket, error, 'Method Not Allowed');
+    answerOnSocket(socket as Socket, error, 'Method Not Allowed');
   });
 
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -98,7 +115,7 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
       reason = 'Bad Request';
     }
     onRejected?.(error, null);
-    answerOnSocket(socket, error, reason);
+    answerOnSocket(socket as Socket, error, reason);
   });
 
   async function shutdownServer(graceMs: number): Promise<{ cut: number }> {
@@ -117,6 +134,8 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     shutdown.cutting = true;
     const cut = activeExchanges();
     server.closeAllConnections();
+    // Upgraded sockets left Node's connection list: the forwarder cuts its sessions itself.
+    forwarder.cutSessions();
     await closed;
     // The cut exchanges end on their sockets' 'close' events, which come a turn of the
     // event loop after the server's own 'close'. Waiting for them lets their usage lines
@@ -139,12 +158,10 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
   return { server, shutdown: shutdownServer, exchangeEnded };
 }
 
-function answerOnSocket(socket: Duplex, error: ProxyError, reason: string): void {
-  const body = errorBody(error);
-  const head =
-    `HTTP/1.1 ${error.status} ${reason}\r\n` +
-    'Content-Type: application/json\r\n' +
-    `Content-Length: ${body.length}\r\n` +
-    'Connection: close\r\n\r\n';
-  (socket as Socket).end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
+/** The request's head as it came (latin1: one byte per character), without its Upgrade offer. */
+function requestHeadWithoutOffer(req: http.IncomingMessage): Buffer {
+  const headers = withoutUpgradeOffer(req.rawHeaders);
+  let head = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}\r\n`;
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return Buffer.from(head + '\r\n', 'latin1');
 }

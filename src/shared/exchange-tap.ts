@@ -31,6 +31,12 @@ export interface ExchangeSummary {
   readonly responseBytes: number;
   /** Set when the proxy answered or cut the exchange itself. */
   readonly errorCode: ProxyErrorCode | null;
+  /**
+   * A WebSocket session's close code (SPEC §13): the code of the upstream's close frame as the
+   * side reader saw it, null when none came (or nothing read frames). Absent for HTTP exchanges.
+   * For a session, requestBytes and responseBytes count the tunnelled bytes each way.
+   */
+  readonly closeCode?: number | null;
 }
 
 /** What a tap learns of the upstream's response head. */
@@ -51,5 +57,27 @@ export interface ExchangeTap {
   responseHead(head: TapResponseHead): void;
   responseChunk(chunk: Buffer): void;
   /** Called exactly once, when the exchange is over. */
+  finish(summary: ExchangeSummary): void;
+}
+
+/** What a session tap learns when the upstream's `101 Switching Protocols` has gone to the client. */
+export interface SessionOpen {
+  /** The upstream's 101 headers, as relayed (`Sec-WebSocket-Extensions` says whether frames are compressed). */
+  readonly responseHeaders: RawHeaders;
+  /** From the upgrade request to the upstream's 101. */
+  readonly ttfbMs: number;
+}
+
+/**
+ * An observer of one WebSocket session (SPEC §13), the counterpart of ExchangeTap: it reads the
+ * upstream's bytes after they were written to the client, and cannot delay or change them.
+ */
+export interface SessionTap {
+  opened(open: SessionOpen): void;
+  /** Bytes from the upstream, in order, after the client write: never keep or change them. */
+  upstreamChunk(chunk: Buffer): void;
+  /** The upstream's close code read so far (its close frame), else null: for the session's summary. */
+  closeCode(): number | null;
+  /** Called exactly once, when the session (or an upgrade that never opened one) is over. */
   finish(summary: ExchangeSummary): void;
 }
