@@ -4,12 +4,13 @@
 // https.Agent with keep-alive, and lm-proxy. Every target's sequence runs at the same time, offset a
 // little and never two requests at once, so the run lasts about one sequence. Run alone:
 //   node --import tsx scripts/bench/scenario-gaps.ts [--pauses 1,3,8,20,45] [--delay 10] [--quick]
-//     [--keep-alive 65,5] [--proxy-bundle PATH] [--no-resumption]
+//     [--keep-alive 65,5] [--repeat N] [--proxy-bundle PATH] [--no-resumption]
 
 import { pathToFileURL } from 'node:url';
 import { bundleFarScripts, startFarTarget, startFarUpstream, type FarTarget, type FarTargetName, type FarUpstream, type LaneStats } from './far-targets.ts';
 import { sleep } from './processes.ts';
 import { check, fmtMs, type Check, type ScenarioReport } from './report.ts';
+import { median } from './stats.ts';
 import type { BenchContext } from './setup.ts';
 import { runStandalone, standaloneContext } from './standalone.ts';
 import { timedChat, warmUp, type TimedResponse } from './timed-request.ts';
@@ -39,6 +40,8 @@ export interface GapsOptions {
   readonly modes: readonly UpstreamMode[];
   /** Connections per row of the resumption table; 0 leaves it out. */
   readonly resumptionCount: number;
+  /** Times the whole sequence runs; figures are medians over them. */
+  readonly repeats: number;
 }
 
 export const DEFAULT_PAUSES = [1, 3, 8, 20, 45];
@@ -59,7 +62,7 @@ interface Sequence {
   readonly target: FarTarget;
   readonly far: FarUpstream;
   readonly lane: number;
-  /** When its warm-up ended (performance.now()), and the proxy's [USAGE] lines by then. */
+  /** When its warm-up (or its previous repeat) ended, performance.now(); the proxy's [USAGE] lines after the warm-up. */
   warmedAt: number;
   usageAtStart: number;
 }
@@ -75,7 +78,7 @@ function serialiser(): <T>(job: () => Promise<T>) => Promise<T> {
 }
 
 /** The first request goes after `offsetMs`, the others each `pauses[i]` s after the one before ended. */
-async function runSequence(seq: Sequence, pauses: readonly number[], offsetMs: number, exclusive: ReturnType<typeof serialiser>): Promise<Step[]> {
+async function runSequence(ctx: BenchContext, seq: Sequence, pauses: readonly number[], offsetMs: number, exclusive: ReturnType<typeof serialiser>): Promise<Step[]> {
   const laneStats = async (): Promise<LaneStats> => (await seq.far.stats())[seq.lane] ?? { accepted: Number.NaN, handshakes: Number.NaN, resumed: Number.NaN };
   let before = await laneStats();
   let lastEnd = seq.warmedAt;
@@ -91,6 +94,7 @@ async function runSequence(seq: Sequence, pauses: readonly number[], offsetMs: n
         const step: Step = { pauseS, pausedS: (startedAt - lastEnd) / 1000, response, handshakes: after.accepted - before.accepted, resumed: after.resumed - before.resumed };
         before = after;
         lastEnd = response.endedAt;
+        ctx.log(`  ${seq.target.name}, ${seq.mode.keepAliveS} s upstream, after ${step.pausedS.toFixed(2)} s: ${response.error ?? fmtMs(response.ttfbMs)}${step.handshakes > 0 ? `, new upstream connection${step.resumed > 0 ? ' (resumed)' : ''}` : ''}`);
         return step;
       }),
     );
@@ -102,57 +106,83 @@ function modeLabel(mode: UpstreamMode): string {
   return `keep-alive ${mode.keepAliveS} s${mode.hint ? ` (announced: Keep-Alive: timeout=${mode.keepAliveS})` : ' (unannounced)'}`;
 }
 
-function connectionCell(step: Step | undefined): string {
-  if (!step) return '—';
-  if (step.handshakes === 0) return 'reused';
-  return step.resumed > 0 ? `new (resumed)` : step.handshakes === 1 ? 'new' : `${step.handshakes} new`;
+/** What one pause gave a target over every repeat. */
+interface Cell {
+  /** Median time to first byte over the repeats, in ms. */
+  readonly ttfbMs: number;
+  readonly repeats: number;
+  /** Repeats in which the request opened a new upstream connection, and resumed a TLS session. */
+  readonly fresh: number;
+  readonly resumed: number;
 }
 
-function report(mode: UpstreamMode, options: GapsOptions, results: ReadonlyMap<FarTargetName, Step[]>, usageLines: number): ScenarioReport {
-  const at = (name: FarTargetName, i: number): Step | undefined => results.get(name)?.[i];
-  const ttfb = (name: FarTargetName, i: number): number => at(name, i)?.response.ttfbMs ?? Number.NaN;
+function cellOf(steps: readonly Step[]): Cell {
+  return {
+    ttfbMs: median(steps.map((s) => s.response.ttfbMs)),
+    repeats: steps.length,
+    fresh: steps.filter((s) => s.handshakes > 0).length,
+    resumed: steps.filter((s) => s.resumed > 0).length,
+  };
+}
+
+function connectionCell(cell: Cell | undefined): string {
+  if (!cell || cell.repeats === 0) return '—';
+  if (cell.fresh === 0) return 'reused';
+  const resumed = cell.resumed === cell.fresh ? ' (resumed)' : cell.resumed > 0 ? ` (${cell.resumed} resumed)` : '';
+  return cell.fresh === cell.repeats ? `new${resumed}` : `new in ${cell.fresh} of ${cell.repeats}${resumed}`;
+}
+
+/** `results`: per target, per repeat, the steps of its sequence. */
+function report(mode: UpstreamMode, options: GapsOptions, results: ReadonlyMap<FarTargetName, readonly Step[][]>, usageLines: number): ScenarioReport {
+  const stepsOf = (name: FarTargetName, i: number): Step[] => (results.get(name) ?? []).flatMap((rep) => (rep[i] ? [rep[i]] : []));
+  const at = (name: FarTargetName, i: number): Cell => cellOf(stepsOf(name, i));
+  const repeats = results.get('direct')?.length ?? 0;
+  const steps = results.get('direct')?.[0]?.length ?? 0;
   const rows: string[][] = [];
   const checks: Check[] = [];
-  const steps = results.get('direct')?.length ?? 0;
   let overshoot = 0;
   const failures: string[] = [];
   for (let i = 0; i < steps; i++) {
-    const bareAdded = ttfb('bare pipe', i) - ttfb('direct', i);
-    const lmAdded = ttfb('lm-proxy', i) - ttfb('direct', i);
-    const pauseS = at('direct', i)?.pauseS ?? 0;
-    const sinceWarmUp = Math.max(...TARGETS.map((name) => at(name, 0)?.pausedS ?? 0));
+    const direct = at('direct', i);
+    const bare = at('bare pipe', i);
+    const lm = at('lm-proxy', i);
+    const bareAdded = bare.ttfbMs - direct.ttfbMs;
+    const lmAdded = lm.ttfbMs - direct.ttfbMs;
+    const pauseS = stepsOf('direct', i)[0]?.pauseS ?? 0;
+    const firstPause = Math.max(...TARGETS.flatMap((name) => stepsOf(name, 0).map((s) => s.pausedS)));
     for (const name of TARGETS) {
-      const step = at(name, i);
-      if (step && i > 0) overshoot = Math.max(overshoot, step.pausedS - step.pauseS);
-      if (step?.response.error) failures.push(`${name} after ${pauseS} s: ${step.response.error}`);
+      for (const step of stepsOf(name, i)) {
+        if (i > 0) overshoot = Math.max(overshoot, step.pausedS - step.pauseS);
+        if (step.response.error) failures.push(`${name} after ${pauseS} s: ${step.response.error}`);
+      }
     }
     rows.push([
-      i === 0 ? `≤ ${sinceWarmUp.toFixed(1)} s after the warm-up` : `${pauseS} s`,
-      fmtMs(ttfb('direct', i)),
-      fmtMs(ttfb('bare pipe', i)),
-      fmtMs(ttfb('lm-proxy', i)),
+      i === 0 ? `≤ ${firstPause.toFixed(1)} s` : `${pauseS} s`,
+      fmtMs(direct.ttfbMs),
+      fmtMs(bare.ttfbMs),
+      fmtMs(lm.ttfbMs),
       fmtMs(bareAdded),
       fmtMs(lmAdded),
       fmtMs(lmAdded - bareAdded),
-      connectionCell(at('bare pipe', i)),
-      connectionCell(at('lm-proxy', i)),
+      connectionCell(bare),
+      connectionCell(lm),
     ]);
     if (i > 0) checks.push(check(`${mode.keepAliveS} s upstream${mode.hint ? '' : ' (unannounced)'}, after ${pauseS} s: ≤ bare pipe + ${TOLERANCE_MS} ms`, lmAdded - bareAdded, '<=', TOLERANCE_MS, (v) => `${v >= 0 ? '+' : ''}${fmtMs(v)} over the bare pipe`));
   }
   const total = (name: FarTargetName): string => {
-    const list = results.get(name) ?? [];
-    const handshakes = list.reduce((s, step) => s + step.handshakes, 0);
-    const resumed = list.reduce((s, step) => s + step.resumed, 0);
+    const all = (results.get(name) ?? []).flat();
+    const handshakes = all.reduce((s, step) => s + step.handshakes, 0);
+    const resumed = all.reduce((s, step) => s + step.resumed, 0);
     return `${name} ${handshakes}${resumed > 0 ? ` (${resumed} resumed)` : ''}`;
   };
   return {
     id: `gaps, ${mode.keepAliveS} s${mode.hint ? '' : ' unannounced'}`,
-    title: `Requests after a pause, each on a fresh client connection: TLS upstream ${options.delayMs} ms away each way, ${modeLabel(mode)}`,
+    title: `Requests after a pause, each on a fresh client connection: TLS upstream ${options.delayMs} ms away each way, ${modeLabel(mode)}${repeats > 1 ? ` (median of ${repeats} repeats)` : ''}`,
     notes: [
-      `Time to first byte (request start to response head) of a small chat POST; the client opens a new connection every time. Each target first served ${WARM_UP_REQUESTS} untimed requests (4 at a time); the first row is the next request. Upstream: node:https with the test certificate, behind a relay holding each direction ${options.delayMs} ms (round trip ${2 * options.delayMs} ms; a new connection waits one more for TCP's handshake).`,
+      `Time to first byte (request start to response head) of a small chat POST; the client opens a new connection every time. Upstream: node:https with the test certificate, behind a relay holding each direction ${options.delayMs} ms (round trip ${2 * options.delayMs} ms; a new connection waits one more for TCP's handshake).`,
+      `Each target first served ${WARM_UP_REQUESTS} untimed requests (4 at a time). The first row is the next request${repeats > 1 ? ' (in later repeats: right after the previous repeat’s last)' : ''}; then one request after each pause, from the previous response's last byte. Sequences take turns, never two requests at once; the longest pause ran ${(overshoot * 1000).toFixed(0)} ms over.`,
       'Direct has no pool: it pays TCP and TLS every time, so a proxy whose upstream socket is still open "adds" less than nothing. Added = target − direct, same pause; lm-proxy − bare pipe does not depend on direct.',
-      `Upstream handshakes over the whole sequence (relay accepts; resumed = TLS session resumed, the upstream's count): ${TARGETS.map(total).join(', ')}. lm-proxy [USAGE] lines: ${usageLines} of ${steps}.`,
-      `Pauses are from the previous response's last byte to the next request; the latest ran ${(overshoot * 1000).toFixed(0)} ms long (sequences take turns, never two requests at once).`,
+      `Upstream handshakes in all (relay accepts; resumed = TLS session resumed, the upstream's count): ${TARGETS.map(total).join(', ')}. lm-proxy [USAGE] lines: ${usageLines} of ${steps * repeats}.`,
       ...(failures.length > 0 ? [`Failed: ${failures.join('; ')}`] : []),
     ],
     columns: ['pause', 'direct', 'bare pipe', 'lm-proxy', 'bare pipe added', 'lm-proxy added', 'lm-proxy − bare pipe', 'bare pipe upstream', 'lm-proxy upstream'],
@@ -190,11 +220,19 @@ export async function runGapsScenario(ctx: BenchContext, options: GapsOptions): 
       seq.usageAtStart = seq.target.child?.countedLines() ?? 0;
     }
     const seconds = options.pauses.reduce((s, p) => s + p, 0);
-    ctx.log(`gaps: ${sequences.length} sequences at once, pauses ${options.pauses.join(', ')} s (about ${Math.round(seconds + 2)} s)`);
     const exclusive = serialiser();
-    const results = await Promise.all(sequences.map((seq, i) => runSequence(seq, options.pauses, i * OFFSET_MS, exclusive)));
+    const results: Step[][][] = sequences.map(() => []); // sequence, repeat, step
+    for (let repeat = 0; repeat < options.repeats; repeat++) {
+      ctx.log(`gaps: ${sequences.length} sequences at once, pauses ${options.pauses.join(', ')} s (about ${Math.round(seconds + 2)} s), repeat ${repeat + 1} of ${options.repeats}`);
+      const reps = await Promise.all(sequences.map((seq, i) => runSequence(ctx, seq, options.pauses, i * OFFSET_MS, exclusive)));
+      for (const [i, steps] of reps.entries()) {
+        results[i]?.push(steps);
+        const seq = sequences[i];
+        if (seq) seq.warmedAt = steps.at(-1)?.response.endedAt ?? seq.warmedAt;
+      }
+    }
     for (const mode of options.modes) {
-      const byTarget = new Map<FarTargetName, Step[]>();
+      const byTarget = new Map<FarTargetName, Step[][]>();
       let usageLines = 0;
       for (const [i, seq] of sequences.entries()) {
         if (seq.mode !== mode) continue;
@@ -218,12 +256,13 @@ const USAGE = `Usage: node --import tsx scripts/bench/scenario-gaps.ts [options]
   --keep-alive 65,5      upstream idle keep-alive timeouts in s, one upstream each (default 65,5);
                          NNu: the same without the Keep-Alive hint (unannounced), e.g. 65u
   --proxy-bundle PATH    run this lm-proxy bundle instead of dist/lm-proxy.cjs (built when stale)
+  --repeat N             run the sequences N times, medians per pause (default 1; N × the time)
   --no-resumption        leave out the TLS session resumption table (about 5 s)
   --help                 this text`;
 
 export function parseGapsArgs(argv: readonly string[]): { options: GapsOptions; quick: boolean; bundle: string | null } {
   const value = (flag: string): string | undefined => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
-  const known = new Set(['--pauses', '--quick', '--delay', '--keep-alive', '--proxy-bundle', '--no-resumption', '--help']);
+  const known = new Set(['--pauses', '--quick', '--delay', '--keep-alive', '--proxy-bundle', '--repeat', '--no-resumption', '--help']);
   for (const arg of argv) if (arg.startsWith('--') && !known.has(arg)) throw new Error(`unknown option ${arg}\n\n${USAGE}`);
   const quick = argv.includes('--quick');
   const listed = value('--pauses');
@@ -236,7 +275,9 @@ export function parseGapsArgs(argv: readonly string[]): { options: GapsOptions; 
     if (!match) throw new Error(`--keep-alive takes seconds, optionally followed by u (unannounced), got ${entry}`);
     return { keepAliveS: Number(match[1]), hint: match[2] !== 'u' };
   });
-  return { options: { pauses, delayMs, modes, resumptionCount: argv.includes('--no-resumption') ? 0 : quick ? 5 : 10 }, quick, bundle: value('--proxy-bundle') ?? null };
+  const repeats = Number(value('--repeat') ?? 1);
+  if (!Number.isInteger(repeats) || repeats < 1 || repeats > 10) throw new Error('--repeat takes a whole number from 1 to 10');
+  return { options: { pauses, delayMs, modes, resumptionCount: argv.includes('--no-resumption') ? 0 : quick ? 5 : 10, repeats }, quick, bundle: value('--proxy-bundle') ?? null };
 }
 
 function main(): void {
