@@ -9,6 +9,8 @@
 
 import { daysInMonth, utcEpochOf } from './iso-date-time.ts';
 import { COUNT_FIELDS, clearLedgerRecord, costValue, countValue, timeValue, type LedgerRecord, type ReadPlan } from './ledger-record.ts';
+import { CLOSE_BRACE, COLON, COMMA, DIGIT_0, DIGIT_9, MINUS, OPEN_BRACE, QUOTE, scanLiteral, scanned, scanNumber, scanString, skipValue, skipWs, textOf } from './json-scan.ts';
+import { TextCache } from './text-cache.ts';
 import type { ZoneClock } from './zone-clock.ts';
 
 /**
@@ -19,22 +21,6 @@ import type { ZoneClock } from './zone-clock.ts';
  */
 export type RecordSniffer = (bytes: Buffer, start: number, end: number, record: LedgerRecord) => boolean;
 const NEWLINE = 0x0a;
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COLON = 0x3a;
-const COMMA = 0x2c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
-const MINUS = 0x2d;
-const DIGIT_0 = 0x30;
-const DIGIT_9 = 0x39;
-// Unknown fields may hold arrays and objects (a later ledger's additions): they are skipped,
-// and checked as they are, down to this depth; deeper is left to JSON.parse.
-const MAX_SKIP_DEPTH = 32;
-
 // Field codes; the sniffer compares a key's bytes only with the names of its length.
 const F_TIME = 1;
 const F_MODEL = 2;
@@ -79,14 +65,6 @@ function byLength(names: readonly (readonly [string, number])[]): KeyName[][] {
 const FIELD_NAMES = byLength(NAMED);
 const UPSTREAM = Buffer.from('upstream');
 
-// What the last scanString / scanNumber / scanLiteral found, beside the position they return.
-// Module state rather than a result object per value: the scanners run synchronously, one line
-// at a time, and positions passed as arguments stay in registers (closure variables did not,
-// and halved the sniffer's speed: measured).
-let stringAscii = true; // the string had only ASCII bytes
-let numberValue = 0;
-let literalValue = 0; // true 1, false 0, null -1
-
 export function createRecordSniffer(plan: ReadPlan, clock: ZoneClock): RecordSniffer {
   const tagNames = byLength(plan.tagNames.map((name, i) => [name, i] as const));
   const wantText = [false, false, plan.model, plan.path, plan.key_id, plan.user];
@@ -129,7 +107,7 @@ export function createRecordSniffer(plan: ReadPlan, clock: ZoneClock): RecordSni
         let value = Number.NaN;
         if (first === MINUS || (first! >= DIGIT_0 && first! <= DIGIT_9)) {
           pos = scanNumber(buf, pos, end);
-          value = numberValue;
+          value = scanned.number;
         } else {
           pos = skipValue(buf, pos, end, 0);
         }
@@ -168,7 +146,7 @@ export function createRecordSniffer(plan: ReadPlan, clock: ZoneClock): RecordSni
         const literalEnd = first === 0x74 || first === 0x66 || first === 0x6e ? scanLiteral(buf, pos, end) : -1;
         if (literalEnd >= 0) {
           pos = literalEnd;
-          record.complete = literalValue !== 0;
+          record.complete = scanned.literal !== 0;
         } else {
           pos = skipValue(buf, pos, end, 0);
           if (pos < 0) return false;
@@ -229,159 +207,6 @@ function setCount(record: LedgerRecord, code: number, value: number): void {
       break;
     default:
       record.audio_completion_tokens = value;
-  }
-}
-
-// Slots per text field. A report meets the same few models, keys, paths and tag values on line
-// after line; a slot holds the last string seen with its hash, so a value seen before costs a
-// hash and a comparison of its bytes instead of a new string (measured: a tenth of the time),
-// and the group table's Map finds a string whose hash V8 has already computed.
-const TEXT_SLOTS = 1024;
-
-interface CachedText {
-  readonly hash: number;
-  readonly bytes: Buffer;
-  readonly text: string;
-}
-
-class TextCache {
-  readonly #slots: (CachedText | undefined)[] = new Array<CachedText | undefined>(TEXT_SLOTS).fill(undefined);
-
-  /** The string of the bytes `buf[from, to)` of the string scanString read last. */
-  text(buf: Buffer, from: number, to: number): string {
-    let hash = 0x811c9dc5 ^ (to - from); // FNV-1a
-    for (let i = from; i < to; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
-    const slot = (hash >>> 0) % TEXT_SLOTS;
-    const cached = this.#slots[slot];
-    if (cached !== undefined && cached.hash === hash && cached.bytes.length === to - from) {
-      let i = 0;
-      while (i < to - from && cached.bytes[i] === buf[from + i]) i++;
-      if (i === to - from) return cached.text;
-    }
-    const text = textOf(buf, from, to);
-    this.#slots[slot] = { hash, bytes: Buffer.from(buf.subarray(from, to)), text };
-    return text;
-  }
-}
-
-function textOf(buf: Buffer, from: number, to: number): string {
-  return stringAscii ? buf.toString('latin1', from, to) : buf.toString('utf8', from, to);
-}
-
-function skipWs(buf: Buffer, pos: number, end: number): number {
-  while (pos < end) {
-    const c = buf[pos]!;
-    if (c !== 0x20 && c !== 0x09 && c !== 0x0d) return pos;
-    pos++;
-  }
-  return pos;
-}
-
-/** From an opening quote at `pos` to just past its closing one; -1 on an escape or control byte. */
-function scanString(buf: Buffer, pos: number, end: number): number {
-  let ascii = true;
-  for (let i = pos + 1; i < end; i++) {
-    const c = buf[i]!;
-    if (c === QUOTE) {
-      stringAscii = ascii;
-      return i + 1;
-    }
-    if (c === BACKSLASH || c < 0x20) return -1;
-    if (c >= 0x80) ascii = false;
-  }
-  return -1;
-}
-
-// 10^0 … 10^22: the powers of ten a double holds exactly.
-const EXACT_POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => Number(`1e${i}`));
-
-/**
- * A JSON number at `pos` (RFC 8259 §6 grammar) into numberValue; -1 when it is not one.
- * Its digits are added up as they are checked. When they make an integer below 2^53 and the
- * power of ten is one a double holds exactly (10^22 at most), `digits / 10^k` (or `× 10^k`) is one
- * correctly rounded operation on exact values, so it is the same double as Number() of the text
- * (Clinger's fast path, as strtod has it); every other number is read by Number(). The ledger's
- * costs (`0.0001234`) take the fast path: the text of every cost cost a string (measured).
- */
-function scanNumber(buf: Buffer, pos: number, end: number): number {
-  let i = pos;
-  const negative = buf[i] === MINUS;
-  if (negative) i++;
-  const intStart = i;
-  let digits = 0;
-  for (let c = buf[i]!; i < end && c >= DIGIT_0 && c <= DIGIT_9; c = buf[++i]!) digits = digits * 10 + (c - DIGIT_0);
-  const intDigits = i - intStart;
-  if (intDigits === 0 || (intDigits > 1 && buf[intStart] === DIGIT_0)) return -1;
-  let scale = 0; // the value is digits × 10^scale
-  if (buf[i] === 0x2e) {
-    const fracStart = ++i;
-    for (let c = buf[i]!; i < end && c >= DIGIT_0 && c <= DIGIT_9; c = buf[++i]!) digits = digits * 10 + (c - DIGIT_0);
-    if (i === fracStart) return -1;
-    scale = fracStart - i;
-  }
-  let exact = digits <= Number.MAX_SAFE_INTEGER; // every digit was added without rounding
-  if (buf[i] === 0x65 || buf[i] === 0x45) {
-    i++;
-    const sign = buf[i] === MINUS ? -1 : 1;
-    if (buf[i] === 0x2b || buf[i] === MINUS) i++;
-    const expStart = i;
-    let exponent = 0;
-    for (let c = buf[i]!; i < end && c >= DIGIT_0 && c <= DIGIT_9; c = buf[++i]!) exponent = exponent * 10 + (c - DIGIT_0);
-    if (i === expStart) return -1;
-    if (i - expStart > 3) exact = false;
-    scale += sign * exponent;
-  }
-  let value: number;
-  if (exact && scale === 0) value = digits;
-  else if (exact && scale < 0 && scale >= -22) value = digits / EXACT_POWERS_OF_TEN[-scale]!;
-  else if (exact && scale > 0 && scale <= 22) value = digits * EXACT_POWERS_OF_TEN[scale]!;
-  else value = Number(buf.toString('latin1', negative ? pos + 1 : pos, i)); // Number() reads JSON numbers as JSON.parse does
-  numberValue = negative ? -value : value;
-  return i;
-}
-
-/** `true`, `false` or `null` at `pos` into literalValue; -1 when it is none of them. */
-function scanLiteral(buf: Buffer, pos: number, end: number): number {
-  const c = buf[pos];
-  if (c === 0x74 && pos + 4 <= end && buf[pos + 1] === 0x72 && buf[pos + 2] === 0x75 && buf[pos + 3] === 0x65) {
-    literalValue = 1;
-    return pos + 4;
-  }
-  if (c === 0x66 && pos + 5 <= end && buf[pos + 1] === 0x61 && buf[pos + 2] === 0x6c && buf[pos + 3] === 0x73 && buf[pos + 4] === 0x65) {
-    literalValue = 0;
-    return pos + 5;
-  }
-  if (c === 0x6e && pos + 4 <= end && buf[pos + 1] === 0x75 && buf[pos + 2] === 0x6c && buf[pos + 3] === 0x6c) {
-    literalValue = -1;
-    return pos + 4;
-  }
-  return -1;
-}
-
-/** Any value at `pos`, checked and passed over; -1 when it is not one this reader can vouch for. */
-function skipValue(buf: Buffer, pos: number, end: number, depth: number): number {
-  if (pos < 0) return -1;
-  const c = buf[pos]!;
-  if (c === QUOTE) return scanString(buf, pos, end);
-  if (c === MINUS || (c >= DIGIT_0 && c <= DIGIT_9)) return scanNumber(buf, pos, end);
-  if (c !== OPEN_BRACE && c !== OPEN_BRACKET) return scanLiteral(buf, pos, end);
-  if (depth >= MAX_SKIP_DEPTH) return -1;
-  const close = c === OPEN_BRACE ? CLOSE_BRACE : CLOSE_BRACKET;
-  pos = skipWs(buf, pos + 1, end);
-  if (buf[pos] === close) return pos + 1;
-  for (;;) {
-    if (c === OPEN_BRACE) {
-      if (buf[pos] !== QUOTE) return -1;
-      pos = skipWs(buf, scanString(buf, pos, end), end);
-      if (pos < 0 || buf[pos] !== COLON) return -1;
-      pos = skipWs(buf, pos + 1, end);
-    }
-    pos = skipValue(buf, pos, end, depth + 1);
-    if (pos < 0) return -1;
-    pos = skipWs(buf, pos, end);
-    if (buf[pos] === COMMA) pos = skipWs(buf, pos + 1, end);
-    else if (buf[pos] === close) return pos + 1;
-    else return -1;
   }
 }
 
