@@ -189,26 +189,31 @@ function describe(error: unknown): string {
 // groups never sits in memory as one string, and a slow reader (a pager) holds the report back.
 const OUTPUT_BATCH = 64 * 1024;
 
+/** Writes the pieces in batches, and stops when the reader has gone (`report | head`). */
 async function writePieces(stream: NodeJS.WritableStream, pieces: Iterable<string>): Promise<void> {
   let batch = '';
   for (const piece of pieces) {
     batch += piece;
     if (batch.length >= OUTPUT_BATCH) {
-      await write(stream, batch);
+      if (!(await write(stream, batch))) return;
       batch = '';
     }
   }
   if (batch !== '') await write(stream, batch);
 }
 
-/** Writes and waits until the text is handed to the OS; a closed pipe (`| head`) is not an error here. */
-function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+// A reader that goes away (EPIPE) ends the writing quietly, as it does for other command-line
+// tools, instead of an unhandled 'error' event; the listener stays on the stream, because a
+// stream may report the error after the failed write's callback.
+const guarded = new WeakSet<NodeJS.WritableStream>();
+
+/** Writes and waits until the text is handed to the OS; false when the stream has failed. */
+function write(stream: NodeJS.WritableStream, text: string): Promise<boolean> {
+  if (!guarded.has(stream)) {
+    guarded.add(stream);
+    stream.on('error', () => undefined);
+  }
   return new Promise((resolve) => {
-    const done = (): void => {
-      stream.removeListener('error', done);
-      resolve();
-    };
-    stream.once('error', done);
-    stream.write(text, () => done());
+    stream.write(text, (error) => resolve(error === null || error === undefined));
   });
 }

@@ -156,6 +156,21 @@ describe('report command', () => {
     assert.match(bad.stderr, /invalid --prices ".*bad-prices\.json": expected a LiteLLM price file \(not a JSON object\)/);
   });
 
+  test('a reader that goes away (report | head) ends the output quietly, exit 0', async () => {
+    let writes = 0;
+    const gone = new Writable({
+      write(_chunk, _encoding, done) {
+        writes++;
+        const error = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });
+        done(error);
+      },
+    });
+    const err = sink();
+    const code = await runReport(['--by', 'key,user', '--format', 'csv', file('many.jsonl', BIG)], { stdin: Readable.from([]), stdout: gone, stderr: err.stream });
+    assert.equal(code, 0);
+    assert.equal(writes, 1, 'no more writes after the first failed');
+  });
+
   test('--help prints the help, exit 0', async () => {
     const r = await run(['--help']);
     assert.deepEqual([r.code, r.stdout, r.stderr], [0, reportHelp(), '']);
