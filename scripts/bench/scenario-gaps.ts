@@ -62,9 +62,8 @@ interface Sequence {
   readonly target: FarTarget;
   readonly far: FarUpstream;
   readonly lane: number;
-  /** When its warm-up (or its previous repeat) ended, performance.now(); the proxy's [USAGE] lines after the warm-up. */
+  /** When its warm-up (or its previous repeat) ended, performance.now(). */
   warmedAt: number;
-  usageAtStart: number;
 }
 
 /** Runs one async job at a time, in the order asked. */
@@ -209,7 +208,7 @@ export async function runGapsScenario(ctx: BenchContext, options: GapsOptions): 
         if (name === 'lm-proxy' && !ctx.env.lmProxyBundle) continue;
         const target = await startFarTarget(ctx.env, scripts, name, far, lane);
         targets.push(target);
-        sequences.push({ mode, target, far, lane, warmedAt: Number.NaN, usageAtStart: 0 });
+        sequences.push({ mode, target, far, lane, warmedAt: Number.NaN });
       }
     }
     ctx.log(`gaps: warming up ${targets.length} targets (${WARM_UP_REQUESTS} requests each)`);
@@ -217,7 +216,6 @@ export async function runGapsScenario(ctx: BenchContext, options: GapsOptions): 
       const failed = await warmUp(seq.target.origin, WARM_UP_REQUESTS, 4);
       if (failed > 0) throw new Error(`${seq.target.name}: ${failed} of ${WARM_UP_REQUESTS} warm-up requests failed`);
       seq.warmedAt = performance.now();
-      seq.usageAtStart = seq.target.child?.countedLines() ?? 0;
     }
     const seconds = options.pauses.reduce((s, p) => s + p, 0);
     const exclusive = serialiser();
@@ -237,7 +235,9 @@ export async function runGapsScenario(ctx: BenchContext, options: GapsOptions): 
       for (const [i, seq] of sequences.entries()) {
         if (seq.mode !== mode) continue;
         byTarget.set(seq.target.name, results[i] ?? []);
-        if (seq.target.name === 'lm-proxy') usageLines = (seq.target.child?.countedLines() ?? 0) - seq.usageAtStart;
+        // Every warm-up request gave one too (counted from the total: the last of them may be written
+        // just after its response reached the client).
+        if (seq.target.name === 'lm-proxy') usageLines = (seq.target.child?.countedLines() ?? 0) - WARM_UP_REQUESTS;
       }
       reports.push(report(mode, options, byTarget, usageLines));
     }
