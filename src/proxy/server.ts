@@ -130,7 +130,12 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     });
     const outcome = await Promise.race([closed.then(() => 'closed' as const), graceOver]);
     clearTimeout(graceTimer);
-    if (outcome === 'closed') return { cut: 0 };
+    // A WebSocket session ends once both its sockets are closed; the server's own 'close'
+    // needs only the client's. Its access line and records are waited for as below.
+    if (outcome === 'closed') {
+      await endOfExchanges();
+      return { cut: 0 };
+    }
     shutdown.cutting = true;
     const cut = activeExchanges();
     server.closeAllConnections();
@@ -141,11 +146,15 @@ export function createProxyServer(options: ProxyServerOptions): ProxyServer {
     // event loop after the server's own 'close'. Waiting for them lets their usage lines
     // (`end=shutdown`) and access lines be written before exit (SPEC §4: on shutdown
     // nothing accepted is lost); the wait is bounded so a stuck socket cannot hold exit.
+    await endOfExchanges();
+    return { cut };
+  }
+
+  async function endOfExchanges(): Promise<void> {
     const deadline = Date.now() + CUT_EXCHANGES_END_MS;
     while (activeExchanges() > 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    return { cut };
   }
 
   // While draining, a keep-alive connection whose response was already under way when

@@ -296,7 +296,9 @@ export class WebSocketSession {
 
   private readonly onUpstreamEnd = (): void => {
     this.upstreamEnded = true;
-    this.end ??= 'done';
+    // The upstream closing first without a close frame (RFC 6455 §7.1.1: a server closes its TCP
+    // connection after the closing handshake) is a session that died, as far as a tap could tell.
+    this.end ??= this.tap === null || this.tap.closeCode() !== null ? 'done' : 'upstream_error';
     this.client.end();
     this.armLinger();
   };

@@ -3,11 +3,12 @@
 // way a test likes, a Realtime-shaped and a Responses-shaped session for it to play, and
 // `ws` clients that resolve on open and collect what they receive.
 
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
 import { join } from 'node:path';
 import { WebSocket, WebSocketServer, type ClientOptions, type PerMessageDeflateOptions } from 'ws';
 import { ROOT } from './harness.ts';
@@ -202,4 +203,58 @@ export function ledgerRecords(path: string): Record<string, unknown>[] {
     return [];
   }
   return text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+const HANDSHAKE_KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+
+/** RFC 6455 §4.2.2: the Sec-WebSocket-Accept for a key. */
+export function acceptFor(key: string): string {
+  return createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+}
+
+/** The 101 a raw upstream answers with, for the request it got. */
+export function switchingProtocols(req: http.IncomingMessage): string {
+  return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(String(req.headers['sec-websocket-key']))}\r\n\r\n`;
+}
+
+export interface RawSession {
+  readonly socket: net.Socket;
+  /** The response head, up to and without its blank line. */
+  readonly head: string;
+  /** Every byte received after the head so far (grows while the socket is read). */
+  readonly received: Buffer[];
+  receivedBytes(): number;
+  readonly closed: Promise<void>;
+}
+
+/** A client that speaks the handshake by hand, then only collects bytes (it can stop reading: socket.pause()). */
+export async function rawSession(port: number, path: string, extra = ''): Promise<RawSession> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${HANDSHAKE_KEY}\r\n${extra}\r\n`);
+  const received: Buffer[] = [];
+  let bytes = 0;
+  const head = await new Promise<string>((resolve, reject) => {
+    let buffered = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      socket.off('data', onData);
+      const rest = buffered.subarray(end + 4);
+      if (rest.length > 0) {
+        received.push(rest);
+        bytes += rest.length;
+      }
+      socket.on('data', (more: Buffer) => {
+        received.push(more);
+        bytes += more.length;
+      });
+      resolve(buffered.subarray(0, end).toString('latin1'));
+    };
+    socket.on('data', onData);
+    socket.once('close', () => reject(new Error(`closed before a response head: ${buffered.toString('latin1')}`)));
+  });
+  return { socket, head, received, receivedBytes: () => bytes, closed };
 }
