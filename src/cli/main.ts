@@ -1,6 +1,7 @@
-// The command line: reads argv and the environment, prints help, the version or
-// configuration errors (exit 2), starts the proxy, and shuts it down gracefully
-// on SIGTERM or SIGINT (exit 0). Everything else lives in app.ts and below.
+// The command line: `lm-proxy report …` reads ledgers (SPEC §11, src/report/); anything
+// else reads argv and the environment, prints help, the version or configuration errors
+// (exit 2), starts the proxy, and shuts it down gracefully on SIGTERM or SIGINT (exit 0).
+// Everything else lives in app.ts and below.
 
 import { ListenError, startApp } from './app.ts';
 import { formatListenAddress, parseConfig, renderHelp, type LogFormat } from '../config/config.ts';
@@ -8,9 +9,15 @@ import { LedgerOpenError, openLedger, type Ledger } from '../recording/ledger.ts
 import { openPriceBook, type PriceBook } from './price-book.ts';
 import { createLogger } from '../recording/logger.ts';
 import { VERSION } from '../config/version.ts';
+import { runReport } from '../report/report-command.ts';
 
 async function main(): Promise<void> {
-  const outcome = parseConfig(process.argv.slice(2), process.env);
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'report') {
+    process.exitCode = await runReport(argv.slice(1), process);
+    return;
+  }
+  const outcome = parseConfig(argv, process.env);
   if (outcome.kind === 'help') {
     process.stdout.write(renderHelp(VERSION));
     return;

@@ -86,6 +86,7 @@ export function renderHelp(version: string): string {
     `lm-proxy ${version} — a usage-tracking reverse proxy for OpenAI-compatible APIs`,
     '',
     'Usage: lm-proxy [--flag value | --flag=value]...',
+    '       lm-proxy report [options] [FILE ...]   (totals from ledgers: lm-proxy report --help)',
     '',
     'Each setting is an environment variable or a flag; the flag wins.',
     '',

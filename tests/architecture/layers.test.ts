@@ -28,7 +28,9 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** Modules with no I/O of their own: they may import no socket or file module, even indirectly. */
-const PURE_FOLDERS: ReadonlySet<string> = new Set(['shared', 'config', 'usage', 'injection', 'pricing']);
+const PURE_FOLDERS: ReadonlySet<string> = new Set(['shared', 'config', 'usage', 'injection', 'pricing', 'report', 'dashboard', 'websocket']);
+// The I/O modules of those folders: each reads a file or serves a request for the rest.
+const IO_FILES: ReadonlySet<string> = new Set(['report/report-command.ts', 'dashboard/dashboard-handler.ts', 'dashboard/ledger-backfill.ts']);
 // Pure modules of folders that also hold I/O.
 const PURE_FILES: ReadonlySet<string> = new Set([
   'proxy/hop-by-hop.ts',
@@ -87,7 +89,7 @@ function readModule(file: string): Module {
 const modules = new Map(sourceFiles(SRC).map((file) => readModule(file)).map((module) => [module.path, module]));
 
 function isPure(module: Module): boolean {
-  return PURE_FOLDERS.has(module.folder) || PURE_FILES.has(module.path);
+  return (PURE_FOLDERS.has(module.folder) && !IO_FILES.has(module.path)) || PURE_FILES.has(module.path);
 }
 
 describe('the layers of src/', () => {
