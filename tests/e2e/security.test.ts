@@ -8,7 +8,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { delay, rawExchange, request, startProxy, startUpstream, waitUntil, type TestUpstream } from './harness.ts';
+import { delay, keyIdOf, rawExchange, request, startProxy, startUpstream, waitUntil, type TestUpstream } from './harness.ts';
+import { ledgerRecords, openClient, playRealtime, realtimeUsage, startWsUpstream, switchingProtocols } from './websocket-harness.ts';
 
 // Each secret is unique, so a hit names the place it leaked from.
 const SECRET = {
@@ -22,6 +23,7 @@ const SECRET = {
   cookie: 'cookie-5e6a1b7c',
   queryKey: 'querykey-0d9c4e3f',
   userinfo: 'userinfo-c2a8f61e',
+  subprotocol: 'subprotocol-e4b7a90d',
 } as const;
 const BASIC = Buffer.from(`${SECRET.basicUser}:${SECRET.basicPass}`).toString('base64');
 const PROXY_BASIC = Buffer.from(`proxyuser:${SECRET.proxyAuth}`).toString('base64');
@@ -125,6 +127,71 @@ describe('no credential in any output', () => {
         for (const [where, text] of Object.entries(outputs)) assert.deepEqual(leaks(text), [], `secrets in ${where}`);
       } finally {
         await proxy.stop();
+      }
+    });
+  }
+});
+
+describe('no WebSocket credential in any output (SPEC §13)', () => {
+  for (const format of ['text', 'json'] as const) {
+    test(`in ${format} logs: the openai-insecure-api-key subprotocol and every other credential of an upgrade stay out of stdout, stderr, the ledger, /metrics and the proxy's answers`, async () => {
+      const upstream = await startWsUpstream((ws) => playRealtime(ws, { model: 'gpt-realtime', usages: [realtimeUsage(10, 20, { audioIn: 5 })] }));
+      upstream.onUpgrade = (req, socket) => {
+        const path = (req.url ?? '').split('?')[0];
+        if (path === '/v1/refused') {
+          socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n');
+          return true;
+        }
+        if (path === '/v1/silent') return true;
+        if (path === '/v1/malformed') {
+          socket.write(switchingProtocols(req));
+          socket.write(Buffer.from([0x81, 0x82, 1, 2, 3, 4, 0x61, 0x62]));
+          socket.on('end', () => socket.end());
+          return true;
+        }
+        return false;
+      };
+      const ledger = join(mkdtempSync(join(tmpdir(), 'lm-proxy-security-ws-')), 'ledger.jsonl');
+      const proxy = await startProxy({
+        upstream: `${upstream.origin}/v1`,
+        args: ['--usage-log', ledger, '--metrics', '127.0.0.1:0', '--log-format', format, '--upstream-timeout', '300'],
+      });
+      const bodies: string[] = [];
+      try {
+        const query = `?model=gpt-realtime&key=${SECRET.queryKey}`;
+        const subprotocol = `openai-insecure-api-key.${SECRET.subprotocol}`;
+        // A browser's session: the subprotocol is its only credential, so it is the key_id's key.
+        const browser = await openClient(`ws://127.0.0.1:${proxy.port}/v1/realtime?model=gpt-realtime`, { protocols: ['realtime', subprotocol] });
+        browser.ws.send('{"type":"response.create"}');
+        await waitUntil(() => ledgerRecords(ledger).length === 1, 'the browser session\'s record');
+        browser.ws.close();
+        // Every credential at once, on every path: the session, a refusal, a timeout, a malformed frame, a bad path.
+        const everything = `${rawCredentialHeaders()}Sec-WebSocket-Protocol: realtime, ${subprotocol}\r\n`;
+        for (const path of ['/v1/realtime', '/v1/refused', '/v1/silent', '/v1/malformed', '/v1/../../x']) {
+          const bytes = `GET ${path}${query} HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${everything}\r\n`;
+          const answer = (await rawExchange(proxy.port, bytes, 600)).toString('latin1');
+          // Only the proxy's own answers are its output; what the upstream sends back is the upstream's.
+          if (!answer.startsWith('HTTP/1.1 101') && !answer.startsWith('HTTP/1.1 401')) bodies.push(answer);
+        }
+        assert.equal(bodies.length, 2, 'the 504 and the 400 are the proxy\'s own');
+        const metricsAt = (await proxy.waitForLine(/Metrics on/)).match(/127\.0\.0\.1:(\d+)/)?.[1];
+        const metrics = await request(`http://127.0.0.1:${metricsAt}`, { path: '/metrics' });
+        await proxy.waitForLine(/masked_frame/);
+        await delay(200);
+        assert.equal(await proxy.stop(), 0);
+        const outputs: Record<string, string> = {
+          stdout: proxy.stdout.join('\n'),
+          stderr: proxy.stderr.join('\n'),
+          ledger: readFileSync(ledger, 'utf8'),
+          metrics: metrics.body.toString(),
+          'answers to clients': bodies.join('\n'),
+        };
+        assert.equal(ledgerRecords(ledger)[0]!['key_id'], keyIdOf(SECRET.subprotocol));
+        assert.ok(outputs.stdout!.includes('status') && outputs.stdout!.includes('101'), 'the access lines are there to check');
+        for (const [where, text] of Object.entries(outputs)) assert.deepEqual(leaks(text), [], `secrets in ${where}`);
+      } finally {
+        await proxy.stop();
+        await upstream.close();
       }
     });
   }
