@@ -5,7 +5,7 @@
 // NODE_EXTRA_CA_CERTS, as tests/e2e/https-upstream.test.ts does.
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -16,6 +16,16 @@ import { proxyCommand } from './targets.ts';
 import { TEST_CA_PATH, TEST_CERT_HOST, TEST_TLS_DIR } from './tls-upstream.ts';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
+
+/**
+ * Where the children's stdout goes: a folder of its own, because setup.ts clears stdout-*.log from
+ * .bench/ when any bench run starts, and another run may start while this one is going.
+ */
+function stdoutPath(env: BenchEnv, name: string): string {
+  const dir = join(env.benchDir, 'far');
+  mkdirSync(dir, { recursive: true });
+  return join(dir, `${name.replaceAll(/[^a-z0-9]+/g, '-')}-${process.pid}-${Math.round(performance.now() * 1000)}.log`);
+}
 
 export type FarTargetName = 'direct' | 'bare pipe' | 'lm-proxy';
 
@@ -70,7 +80,7 @@ interface ReadyChild {
 
 /** Starts far-upstream.ts in one role on the load CPU; resolves once it printed its ports. */
 async function startRole(env: BenchEnv, script: string, flags: readonly string[]): Promise<ReadyChild> {
-  const stdoutFile = join(env.benchDir, `stdout-far-${flags[0] ?? 'upstream'}-${process.pid}-${Math.round(performance.now())}.log`);
+  const stdoutFile = stdoutPath(env, flags[0] ?? 'upstream');
   const child = startChild(`far ${flags[0] ?? ''}`, process.execPath, ['--import', 'tsx', script, ...flags], { cpu: env.loadCpu, stdoutFile, cwd: ROOT });
   const stop = async (): Promise<void> => {
     await child.stop();
@@ -136,7 +146,7 @@ export async function startFarTarget(env: BenchEnv, scripts: FarScripts, name: F
     name === 'lm-proxy'
       ? proxyCommand(env, 'lm-proxy', laneOrigin, listen)
       : { cmd: process.execPath, args: [scripts.barePipeHttps, '--upstream', laneOrigin, '--listen', listen], env: process.env };
-  const stdoutFile = join(env.benchDir, `stdout-far-${name.replaceAll(/[^a-z]+/g, '-')}-${port}.log`);
+  const stdoutFile = stdoutPath(env, name);
   const child = startChild(name, command.cmd, command.args, { cpu: env.proxyCpu, env: { ...command.env, ...trust }, stdoutFile, countLines: '[USAGE]' });
   try {
     await waitForPort(port, 10_000, 5, child);
