@@ -13,6 +13,7 @@ import { renderRun, renderScenario, renderSummary, type ScenarioReport } from '.
 import { runIdleStreamsScenario } from './scenario-idle-streams.ts';
 import { runLargeBodyScenario } from './scenario-large-body.ts';
 import { runParsersScenario } from './scenario-parsers.ts';
+import { runReportScenario } from './scenario-report.ts';
 import { runRequestScenarios } from './scenario-requests.ts';
 import { runSseScenario } from './scenario-sse.ts';
 import { runStartupScenario } from './scenario-startup.ts';
@@ -21,7 +22,7 @@ import { ROOT, setup, type BenchContext } from './setup.ts';
 const USAGE = `Usage: npm run bench -- [options]
 
   --quick             short versions of scenarios 1, 3 (50 streams), 4 and 6 (under a minute)
-  --scenarios 1,3,7   run only these scenarios (1-7)
+  --scenarios 1,3,7   run only these scenarios
   --rounds N          rounds per scenario, targets alternating within each (default 3)
   --lm-proxy FILE     run FILE (a CommonJS bundle taking --upstream/--listen) in lm-proxy's place
   --no-http-proxy     do not install or run http-proxy
@@ -29,10 +30,12 @@ const USAGE = `Usage: npm run bench -- [options]
   --help              this text
 
 Scenarios: 1 small chat POST, 64 connections; 2 the same, 1 connection; 3 SSE streams;
-4 one 200 MB embeddings body; 5 1,000 idle streams; 6 the parsers alone; 7 start-up.
+4 one 200 MB embeddings body; 5 1,000 idle streams; 6 the parsers alone; 7 start-up;
+10 lm-proxy report against jq on a 300 MB ledger.
 A full run (no --quick, --scenarios, --lm-proxy or --cpu-prof) rewrites the table in docs/PERFORMANCE.md.`;
 
 const DOCS = join(ROOT, 'docs', 'PERFORMANCE.md');
+const SCENARIOS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 10];
 const BEGIN = '<!-- bench:begin -->';
 const END = '<!-- bench:end -->';
 
@@ -59,8 +62,8 @@ function parseArgs(argv: readonly string[]): Options {
   }
   const quick = argv.includes('--quick');
   const listed = value('--scenarios');
-  const scenarios = new Set(listed ? listed.split(',').map(Number) : quick ? [1, 3, 4, 6] : [1, 2, 3, 4, 5, 6, 7]);
-  for (const s of scenarios) if (!Number.isInteger(s) || s < 1 || s > 7) throw new Error(`--scenarios takes numbers 1-7, got ${listed}`);
+  const scenarios = new Set(listed ? listed.split(',').map(Number) : quick ? [1, 3, 4, 6] : [...SCENARIOS]);
+  for (const s of scenarios) if (!SCENARIOS.includes(s)) throw new Error(`--scenarios takes numbers of ${SCENARIOS.join(', ')}, got ${listed}`);
   const rounds = Number(value('--rounds') ?? 3);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds takes a whole number from 1 to 20');
   const lmProxy = value('--lm-proxy') ?? null;
@@ -149,6 +152,7 @@ async function main(): Promise<void> {
   if (has(5)) reports.push(...(await runScenario(5, 'idle streams', ctx, () => runIdleStreamsScenario(ctx))));
   if (has(6)) reports.push(...(await runScenario(6, 'parsers', ctx, () => runParsersScenario(ctx))));
   if (has(7)) reports.push(...(await runScenario(7, 'start-up', ctx, () => runStartupScenario(ctx))));
+  if (has(10)) reports.push(...(await runScenario(10, 'lm-proxy report vs jq', ctx, () => runReportScenario(ctx))));
 
   const seconds = (performance.now() - began) / 1000;
   const header = { title, facts: [...facts, `wall time of the run: ${seconds.toFixed(0)} s`], notes: env.notes };

@@ -10,9 +10,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { prng } from '../../tests/helpers/prng.ts';
+import { check, type ScenarioReport } from './report.ts';
+import type { BenchContext } from './setup.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BENCH_DIR = join(ROOT, '.bench');
@@ -182,6 +184,86 @@ function disagreements(a: Map<string, Figures>, b: Map<string, Figures>): string
   return problems;
 }
 
+export interface ReportMeasure {
+  readonly mb: number;
+  readonly reportMbPerS: number;
+  readonly reportSeconds: number;
+  readonly reportCpuS: number;
+  readonly peakRssMib: number;
+  readonly jqMbPerS: number | null;
+  readonly jqVersion: string | null;
+  /** Groups whose figures differ between the report and jq (none expected). */
+  readonly problems: readonly string[];
+  readonly ledger: string;
+}
+
+/** Generates (or reuses) the ledger, runs the report `runs` times (fastest counts) and jq once. */
+export async function measureReport(options: Options, log: (line: string) => void = (line) => void process.stdout.write(`${line}\n`)): Promise<ReportMeasure> {
+  mkdirSync(BENCH_DIR, { recursive: true });
+  const ledger = join(BENCH_DIR, `report-ledger-${options.mb}mb-seed${options.seed}.jsonl`);
+  if (!existsSync(ledger)) {
+    log(`generating ${ledger} …`);
+    const lines = generateLedger(ledger, options.mb * 1e6, options.seed);
+    log(`  ${lines.toLocaleString('en-US')} lines`);
+  }
+  const mb = statSync(ledger).size / 1e6;
+
+  let prefix: string[];
+  if (options.tsx) {
+    prefix = ['--import', 'tsx', CHILD_ENTRY];
+  } else {
+    await esbuild.build({ entryPoints: [CHILD_ENTRY], outfile: CHILD_BUNDLE, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error' });
+    prefix = [CHILD_BUNDLE];
+  }
+  const args = [...prefix, '--by', 'day,model', '--format', 'json', ledger];
+  let best: { seconds: number; stdout: string; rssKb: number; cpuMs: number } | null = null;
+  for (let run = 0; run < options.runs; run++) {
+    const measured = await timed(process.execPath, args);
+    const usage = JSON.parse(measured.stderr.trim().split('\n').at(-1) ?? '{}') as { bench: { maxRssKb: number; userMs: number; systemMs: number } };
+    const figures = { seconds: measured.seconds, stdout: measured.stdout, rssKb: usage.bench.maxRssKb, cpuMs: usage.bench.userMs + usage.bench.systemMs };
+    log(`report run ${run + 1}: ${figures.seconds.toFixed(2)} s, ${(mb / figures.seconds).toFixed(0)} MB/s, CPU ${(figures.cpuMs / 1000).toFixed(2)} s, peak RSS ${(figures.rssKb / 1024).toFixed(1)} MiB`);
+    if (best === null || figures.seconds < best.seconds) best = figures;
+  }
+  if (best === null) throw new Error('no run');
+  let jqMbPerS: number | null = null;
+  let jqVersion: string | null = null;
+  let problems: string[] = [];
+  if (options.jq) {
+    const version = spawnSync('jq', ['--version'], { encoding: 'utf8' });
+    if (version.error === undefined) {
+      jqVersion = version.stdout.trim();
+      const jq = await timed('jq', ['-n', '-c', JQ_PROGRAM, ledger]);
+      problems = disagreements(reportGroups(best.stdout), jqGroups(jq.stdout));
+      jqMbPerS = mb / jq.seconds;
+    }
+  }
+  return { mb, reportMbPerS: mb / best.seconds, reportSeconds: best.seconds, reportCpuS: best.cpuMs / 1000, peakRssMib: best.rssKb / 1024, jqMbPerS, jqVersion, problems, ledger };
+}
+
+/** Scenario 10 of `npm run bench`: the report against jq on one generated ledger. */
+export async function runReportScenario(ctx: BenchContext): Promise<ScenarioReport[]> {
+  const m = await measureReport({ mb: ctx.quick ? 30 : 300, seed: 1, runs: 3, tsx: false, jq: true }, ctx.log);
+  const ratio = m.jqMbPerS === null ? NaN : m.reportMbPerS / m.jqMbPerS;
+  return [{
+    id: '10',
+    title: `lm-proxy report vs jq, --by day,model on a ${m.mb.toFixed(0)} MB ledger (8 models, 200 keys, tags, costs)`,
+    notes: [
+      `The report bundled as the CLI ships, fastest of 3 runs; jq (${m.jqVersion ?? 'not installed'}) once, doing the same grouping with reduce.`,
+      m.problems.length === 0 ? 'The two agree on every group’s requests, total_tokens and cost.' : `${m.problems.length} groups differ: ${m.problems.slice(0, 2).join('; ')}`,
+    ],
+    columns: ['tool', 'MB/s', 'wall', 'CPU', 'peak RSS'],
+    rows: [
+      ['lm-proxy report', m.reportMbPerS.toFixed(0), `${m.reportSeconds.toFixed(2)} s`, `${m.reportCpuS.toFixed(2)} s`, `${m.peakRssMib.toFixed(1)} MiB`],
+      ['jq', m.jqMbPerS === null ? 'not installed' : m.jqMbPerS.toFixed(1), m.jqMbPerS === null ? '' : `${(m.mb / m.jqMbPerS).toFixed(1)} s`, '', ''],
+    ],
+    checks: [
+      check('report MB/s ≥ 10× jq', ratio, '>=', 10, (v) => `${v.toFixed(1)}×`),
+      check('report peak RSS < 100 MB', m.peakRssMib * 1.048576, '<=', 100, (v) => `${v.toFixed(1)} MB`),
+      check('report and jq agree', m.problems.length, '<=', 0, (v) => (v === 0 ? 'every group' : `${v} groups differ`)),
+    ],
+  }];
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv.includes('--help')) {
@@ -189,55 +271,24 @@ async function main(): Promise<void> {
     return;
   }
   const options = parseOptions(argv);
-  mkdirSync(BENCH_DIR, { recursive: true });
-  const ledger = join(BENCH_DIR, `report-ledger-${options.mb}mb-seed${options.seed}.jsonl`);
-  if (!existsSync(ledger)) {
-    process.stdout.write(`generating ${ledger} …\n`);
-    const lines = generateLedger(ledger, options.mb * 1e6, options.seed);
-    process.stdout.write(`  ${lines.toLocaleString('en-US')} lines\n`);
-  }
-  const mb = statSync(ledger).size / 1e6;
-
-  let command: string;
-  let prefix: string[];
-  if (options.tsx) {
-    command = process.execPath;
-    prefix = ['--import', 'tsx', CHILD_ENTRY];
-  } else {
-    await esbuild.build({ entryPoints: [CHILD_ENTRY], outfile: CHILD_BUNDLE, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error' });
-    command = process.execPath;
-    prefix = [CHILD_BUNDLE];
-  }
-  const args = [...prefix, '--by', 'day,model', '--format', 'json', ledger];
-  let best: { seconds: number; stdout: string; rssKb: number; cpuMs: number } | null = null;
-  for (let run = 0; run < options.runs; run++) {
-    const measured = await timed(command, args);
-    const usage = JSON.parse(measured.stderr.trim().split('\n').at(-1) ?? '{}') as { bench: { maxRssKb: number; userMs: number; systemMs: number } };
-    const figures = { seconds: measured.seconds, stdout: measured.stdout, rssKb: usage.bench.maxRssKb, cpuMs: usage.bench.userMs + usage.bench.systemMs };
-    process.stdout.write(`report run ${run + 1}: ${figures.seconds.toFixed(2)} s, ${(mb / figures.seconds).toFixed(0)} MB/s, CPU ${(figures.cpuMs / 1000).toFixed(2)} s, peak RSS ${(figures.rssKb / 1024).toFixed(1)} MiB\n`);
-    if (best === null || figures.seconds < best.seconds) best = figures;
-  }
-  if (best === null) throw new Error('no run');
-
+  const m = await measureReport(options);
   const rows: [string, string][] = [
-    ['ledger', `${mb.toFixed(1)} MB, ${ledger}`],
-    ['report', `${(mb / best.seconds).toFixed(0)} MB/s (${best.seconds.toFixed(2)} s wall, ${(best.cpuMs / 1000).toFixed(2)} s CPU; ${options.tsx ? 'under tsx' : 'bundled'})`],
-    ['report peak RSS', `${(best.rssKb / 1024).toFixed(1)} MiB (target < 100 MB: ${best.rssKb * 1024 < 100e6 ? 'met' : 'NOT met'})`],
+    ['ledger', `${m.mb.toFixed(1)} MB, ${m.ledger}`],
+    ['report', `${m.reportMbPerS.toFixed(0)} MB/s (${m.reportSeconds.toFixed(2)} s wall, ${m.reportCpuS.toFixed(2)} s CPU; ${options.tsx ? 'under tsx' : 'bundled'})`],
+    ['report peak RSS', `${m.peakRssMib.toFixed(1)} MiB (target < 100 MB: ${m.peakRssMib * 1.048576 < 100 ? 'met' : 'NOT met'})`],
   ];
   if (options.jq) {
-    const jqVersion = spawnSync('jq', ['--version'], { encoding: 'utf8' });
-    if (jqVersion.error !== undefined) throw new Error('jq is not installed (apt-get install -y jq), or pass --no-jq');
-    const jq = await timed('jq', ['-n', '-c', JQ_PROGRAM, ledger]);
-    const problems = disagreements(reportGroups(best.stdout), jqGroups(jq.stdout));
-    const ratio = jq.seconds / best.seconds;
+    if (m.jqMbPerS === null) throw new Error('jq is not installed (apt-get install -y jq), or pass --no-jq');
+    const ratio = m.reportMbPerS / m.jqMbPerS;
     rows.push(
-      ['jq', `${(mb / jq.seconds).toFixed(1)} MB/s (${jq.seconds.toFixed(1)} s; ${jqVersion.stdout.trim()})`],
+      ['jq', `${m.jqMbPerS.toFixed(1)} MB/s (${(m.mb / m.jqMbPerS).toFixed(1)} s; ${m.jqVersion})`],
       ['ratio', `${ratio.toFixed(1)}× jq (target ≥ 10×: ${ratio >= 10 ? 'met' : 'NOT met'})`],
-      ['agreement', problems.length === 0 ? `every group's requests, total_tokens and cost equal jq's` : `${problems.length} groups differ: ${problems.slice(0, 3).join('; ')}`],
+      ['agreement', m.problems.length === 0 ? `every group's requests, total_tokens and cost equal jq's` : `${m.problems.length} groups differ: ${m.problems.slice(0, 3).join('; ')}`],
     );
-    if (problems.length > 0) process.exitCode = 1;
+    if (m.problems.length > 0) process.exitCode = 1;
   }
   process.stdout.write(`\n${rows.map(([k, v]) => `${k.padEnd(16)} ${v}`).join('\n')}\n`);
 }
 
-await main();
+// Run alone (not when run.ts imports it for scenario 10).
+if (process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url) await main();
