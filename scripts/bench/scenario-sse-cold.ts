@@ -4,7 +4,7 @@
 // upstream does). Upstream: TLS, far away (far-upstream.ts), unless --plain. Targets: direct, the
 // bare pipe on an https.Agent, lm-proxy. Time to first event and per-event delay p50/p99, and the
 // proxy's CPU time per event (/proc/PID/stat utime+stime). Run alone:
-//   node --import tsx scripts/bench/scenario-sse-cold.ts [--streams 50,500] [--quick] [--proxy-bundle PATH]
+//   node --import tsx scripts/bench/scenario-sse-cold.ts [--shapes 50x5,500x20] [--quick] [--proxy-bundle PATH]
 
 import { pathToFileURL } from 'node:url';
 import { bundleFarScripts, busyShare, cpuTicks, procCpuSeconds, startFarTarget, startFarUpstream, type FarTarget, type FarTargetName } from './far-targets.ts';
@@ -15,13 +15,21 @@ import { runUsageStreams } from './sse-usage-client.ts';
 import { runStandalone, standaloneContext } from './standalone.ts';
 import { median, percentile, roundOrder } from './stats.ts';
 
-export interface SseColdOptions {
-  readonly streams: readonly number[];
-  readonly events: number;
+/** N concurrent streams, their events `intervalMs` apart. */
+export interface Shape {
+  readonly streams: number;
   readonly intervalMs: number;
+}
+
+/** Events per stream of the warm-up pass: enough for every stream of a shape to be open at once. */
+const WARM_UP_EVENTS = 20;
+
+export interface SseColdOptions {
+  readonly shapes: readonly Shape[];
+  readonly events: number;
   readonly startsPerMs: number;
   readonly rounds: number;
-  /** Seconds every target sits idle before each round. */
+  /** Seconds every target sits idle before each of its rounds. */
   readonly idleS: number;
   readonly delayMs: number;
   readonly keepAliveS: number;
@@ -60,13 +68,13 @@ function summarise(list: readonly RoundFigures[]): Figures {
   };
 }
 
-async function measureRound(ctx: BenchContext, options: SseColdOptions, streams: number, target: FarTarget, laneStats: () => Promise<{ accepted: number; resumed: number }>): Promise<RoundFigures> {
+async function measureRound(ctx: BenchContext, options: SseColdOptions, shape: Shape, target: FarTarget, laneStats: () => Promise<{ accepted: number; resumed: number }>): Promise<RoundFigures> {
   const pid = target.child?.pid;
   const before = await laneStats();
   const usageBefore = target.child?.countedLines() ?? 0;
   const cpuBefore = pid === undefined ? Number.NaN : procCpuSeconds(pid);
   const ticksBefore = cpuTicks();
-  const result = await runUsageStreams({ origin: target.origin, streams, events: options.events, intervalMs: options.intervalMs, startsPerMs: options.startsPerMs });
+  const result = await runUsageStreams({ origin: target.origin, streams: shape.streams, events: options.events, intervalMs: shape.intervalMs, startsPerMs: options.startsPerMs });
   const ticksAfter = cpuTicks();
   const cpuAfter = pid === undefined ? Number.NaN : procCpuSeconds(pid);
   const after = await laneStats();
@@ -90,7 +98,8 @@ async function measureRound(ctx: BenchContext, options: SseColdOptions, streams:
 
 const fmtShare = (share: number): string => (Number.isFinite(share) ? `${Math.round(share * 100)}%` : '—');
 
-function report(options: SseColdOptions, streams: number, figures: ReadonlyMap<FarTargetName, Figures>): ScenarioReport {
+function report(options: SseColdOptions, shape: Shape, figures: ReadonlyMap<FarTargetName, Figures>): ScenarioReport {
+  const { streams } = shape;
   const direct = figures.get('direct');
   const bare = figures.get('bare pipe');
   const lm = figures.get('lm-proxy');
@@ -124,10 +133,10 @@ function report(options: SseColdOptions, streams: number, figures: ReadonlyMap<F
   const upstream = options.tls ? `node:https (test certificate) behind a relay holding each direction ${options.delayMs} ms` : `plain HTTP behind a relay holding each direction ${options.delayMs} ms`;
   return {
     id: `sse cold ${streams}`,
-    title: `First events after ${options.idleS} s idle: ${streams} concurrent streams of ${options.events} events ${options.intervalMs} ms apart, started ${options.startsPerMs} per ms, each on a fresh client connection (${options.rounds} rounds)`,
+    title: `First events after ${options.idleS} s idle: ${streams} concurrent streams of ${options.events} events ${shape.intervalMs} ms apart, started ${options.startsPerMs} per ms, each on a fresh client connection (${options.rounds} rounds)`,
     notes: [
       `Upstream: ${upstream}, keep-alive ${options.keepAliveS} s; one lane (upstream and relay) per target; upstreams and relays in two child processes on the load CPU. The client asks for usage itself (stream_options.include_usage).`,
-      `Before each round every target sat idle ≥ ${options.idleS} s; a warm-up pass of the same shape ran first (its upstream sockets are what an idle proxy may keep). Targets rotate within rounds; figures are medians of the rounds.`,
+      `Before each of its rounds every target sat idle ≥ ${options.idleS} s (while the others ran, or waiting). A warm-up pass of the same shape, ${WARM_UP_EVENTS} events per stream, ran first: its upstream sockets are what an idle proxy may keep. Targets rotate within rounds; figures are medians of the rounds.`,
       'Event delay = upstream send stamp to client receipt (relay delay included, the same for all). Added = target − direct; direct opens a new upstream connection per stream, always.',
       `CPU per event = the proxy process's utime+stime over the round (in clock ticks of 1/CLK_TCK s, usually 10 ms) ÷ events received. CPUs busy: the share of the proxy's CPU and of the load CPU (clients, upstream, relays) busy over the round, everything on the machine counted; near 100% the figures measure a queue. New upstream connections are per round.${lm ? ` lm-proxy [USAGE] lines: ${fmt(lm.usageLines)} of ${fmt(lm.rounds * streams)}.` : ''}`,
     ],
@@ -147,16 +156,25 @@ export async function runSseColdScenario(ctx: BenchContext, options: SseColdOpti
     for (const [lane, name] of names.entries()) targets.push(await startFarTarget(ctx.env, scripts, name, far, lane));
     const laneOf = new Map(targets.map((t, lane) => [t.name, lane]));
     const laneStats = (name: FarTargetName) => async () => (await far.stats())[laneOf.get(name) ?? -1] ?? { accepted: Number.NaN, resumed: Number.NaN };
-    for (const streams of options.streams) {
-      ctx.log(`sse cold, ${streams} streams: warm-up pass`);
-      for (const target of targets) await runUsageStreams({ origin: target.origin, streams, events: options.events, intervalMs: options.intervalMs, startsPerMs: options.startsPerMs });
+    // When each target last served a stream: its next round waits until it has been idle long enough.
+    const lastActive = new Map<FarTargetName, number>();
+    for (const shape of options.shapes) {
+      ctx.log(`sse cold, ${shape.streams} streams ${shape.intervalMs} ms apart: warm-up pass`);
+      for (const target of targets) {
+        await runUsageStreams({ origin: target.origin, streams: shape.streams, events: WARM_UP_EVENTS, intervalMs: shape.intervalMs, startsPerMs: options.startsPerMs });
+        lastActive.set(target.name, performance.now());
+      }
       const perRound = new Map<FarTargetName, RoundFigures[]>(targets.map((t) => [t.name, []]));
       for (let round = 0; round < options.rounds; round++) {
-        ctx.log(`sse cold, ${streams} streams, round ${round + 1}/${options.rounds}: idle ${options.idleS} s`);
-        await sleep(options.idleS * 1000);
-        for (const target of roundOrder(targets, round)) perRound.get(target.name)?.push(await measureRound(ctx, options, streams, target, laneStats(target.name)));
+        for (const target of roundOrder(targets, round)) {
+          const wait = (lastActive.get(target.name) ?? 0) + options.idleS * 1000 - performance.now();
+          ctx.log(`sse cold, ${shape.streams} streams, round ${round + 1}/${options.rounds}: ${target.name}${wait > 0 ? ` after ${(wait / 1000).toFixed(1)} s more idle` : ''}`);
+          await sleep(Math.max(0, wait));
+          perRound.get(target.name)?.push(await measureRound(ctx, options, shape, target, laneStats(target.name)));
+          lastActive.set(target.name, performance.now());
+        }
       }
-      reports.push(report(options, streams, new Map([...perRound].map(([name, list]) => [name, summarise(list)]))));
+      reports.push(report(options, shape, new Map([...perRound].map(([name, list]) => [name, summarise(list)]))));
     }
   } finally {
     await Promise.all(targets.map((t) => t.stop()));
@@ -167,21 +185,21 @@ export async function runSseColdScenario(ctx: BenchContext, options: SseColdOpti
 
 const USAGE = `Usage: node --import tsx scripts/bench/scenario-sse-cold.ts [options]
 
-  --streams 50,500     concurrent streams per shape (default 50,500; about 80 s in all)
+  --shapes 50x5,500x20 concurrent streams x ms between a stream's events, per shape (default;
+                       about 90 s in all; 500x5 saturates a 2-CPU machine, see docs)
   --events N           events per stream (default 200)
-  --interval MS        between a stream's events (default 5)
   --rounds N           measured rounds per shape (default 3)
   --idle S             seconds every target sits idle before a round (default 6)
   --delay MS           one-way delay of the relay in front of the upstream (default 10)
   --keep-alive S       the upstream's idle keep-alive timeout (default 65)
   --plain              a plain HTTP upstream instead of TLS
-  --quick              50 streams, 2 rounds, 5 s idle (about 25 s)
+  --quick              50x5 only, 2 rounds, 5 s idle (about 25 s)
   --proxy-bundle PATH  run this lm-proxy bundle instead of dist/lm-proxy.cjs (built when stale)
   --help               this text`;
 
 export function parseSseColdArgs(argv: readonly string[]): { options: SseColdOptions; quick: boolean; bundle: string | null } {
   const value = (flag: string): string | undefined => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
-  const known = new Set(['--streams', '--events', '--interval', '--rounds', '--idle', '--delay', '--keep-alive', '--plain', '--quick', '--proxy-bundle', '--help']);
+  const known = new Set(['--shapes', '--events', '--rounds', '--idle', '--delay', '--keep-alive', '--plain', '--quick', '--proxy-bundle', '--help']);
   for (const arg of argv) if (arg.startsWith('--') && !known.has(arg)) throw new Error(`unknown option ${arg}\n\n${USAGE}`);
   const quick = argv.includes('--quick');
   const num = (flag: string, fallback: number, min: number, max: number): number => {
@@ -189,13 +207,17 @@ export function parseSseColdArgs(argv: readonly string[]): { options: SseColdOpt
     if (!Number.isFinite(n) || n < min || n > max) throw new Error(`${flag} takes a number from ${min} to ${max}`);
     return n;
   };
-  const streams = (value('--streams') ?? (quick ? '50' : '50,500')).split(',').map(Number);
-  if (streams.some((n) => !Number.isInteger(n) || n < 1 || n > 5000)) throw new Error('--streams takes whole numbers from 1 to 5000');
+  const shapes = (value('--shapes') ?? (quick ? '50x5' : '50x5,500x20')).split(',').map((entry): Shape => {
+    const match = /^(\d+)x(\d+)$/.exec(entry.trim());
+    const streams = Number(match?.[1]);
+    const intervalMs = Number(match?.[2]);
+    if (!match || streams < 1 || streams > 5000 || intervalMs < 1 || intervalMs > 1000) throw new Error(`--shapes takes STREAMSxMS entries (1-5000 streams, 1-1000 ms), got ${entry}`);
+    return { streams, intervalMs };
+  });
   return {
     options: {
-      streams,
+      shapes,
       events: num('--events', 200, 1, 10_000),
-      intervalMs: num('--interval', 5, 1, 1000),
       startsPerMs: 2,
       rounds: num('--rounds', quick ? 2 : 3, 1, 20),
       idleS: num('--idle', quick ? 5 : 6, 0, 120),
