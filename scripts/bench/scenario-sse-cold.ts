@@ -1,7 +1,7 @@
 // First events under load, after the proxy sat idle: N concurrent SSE streams, each on a fresh client
-// connection, started 2 per ms, the client asking for usage itself; between rounds every target is
-// idle for several seconds (longer than lm-proxy keeps idle upstream sockets, shorter than the
-// upstream does). Upstream: TLS, far away (far-upstream.ts), unless --plain. Targets: direct, the
+// connection, started 2 per ms, the client asking for usage itself; before each of its rounds every
+// target sits idle for several seconds (longer than lm-proxy kept idle upstream sockets before
+// issue 15, shorter than the upstream keeps them). Upstream: TLS, far away (far-upstream.ts), unless --plain. Targets: direct, the
 // bare pipe on an https.Agent, lm-proxy. Time to first event and per-event delay p50/p99, and the
 // proxy's CPU time per event (/proc/PID/stat utime+stime). Run alone:
 //   node --import tsx scripts/bench/scenario-sse-cold.ts [--shapes 50x5,500x20] [--quick] [--proxy-bundle PATH]
@@ -186,7 +186,7 @@ export async function runSseColdScenario(ctx: BenchContext, options: SseColdOpti
 const USAGE = `Usage: node --import tsx scripts/bench/scenario-sse-cold.ts [options]
 
   --shapes 50x5,500x20 concurrent streams x ms between a stream's events, per shape (default;
-                       about 90 s in all; 500x5 saturates a 2-CPU machine, see docs)
+                       about 90 s in all; 500x5, 100,000 events a second, saturates a 2-CPU machine)
   --events N           events per stream (default 200)
   --rounds N           measured rounds per shape (default 3)
   --idle S             seconds every target sits idle before a round (default 6)
