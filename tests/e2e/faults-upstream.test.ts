@@ -463,8 +463,11 @@ describe('stale kept-alive upstream sockets', () => {
     }
   });
 
-  test('an idle upstream socket is closed by the proxy after a few seconds, before a typical 5 s server timeout', async () => {
-    const proxy = await startProxy({ upstream: `${raw.origin}/v1` });
+  // SPEC §8 (issue 12): kept as long as the upstream allows, up to UPSTREAM_IDLE_MS; this upstream
+  // gives no hint and never closes, so UPSTREAM_IDLE_MS alone decides (tests/e2e/upstream-reuse.test.ts
+  // has the upstreams that close, and the default of 60 s across a pause).
+  test('an idle upstream socket is closed by the proxy once UPSTREAM_IDLE_MS has passed, not before', async () => {
+    const proxy = await startProxy({ upstream: `${raw.origin}/v1`, env: { UPSTREAM_IDLE_MS: '1500' } });
     try {
       const before = raw.sockets.length;
       const res = await request(proxy.origin, { path: '/v1/idle' });
@@ -480,7 +483,7 @@ describe('stale kept-alive upstream sockets', () => {
           resolve(Date.now());
         });
       });
-      assert.ok(closedAt - answeredAt >= 1_000, `closed after ${closedAt - answeredAt} ms: kept-alive sockets should stay for reuse a while`);
+      assert.ok(closedAt - answeredAt >= 1_400, `closed after ${closedAt - answeredAt} ms: kept-alive sockets stay for reuse up to UPSTREAM_IDLE_MS`);
     } finally {
       await proxy.stop();
     }
