@@ -2,8 +2,8 @@
  * Streaming JSON sniffer: scans a body's bytes as they pass and reports the values at a few key paths
  * (SPEC §4's usage shapes), JSON.parse-ing only those. It never holds the body — memory is the value being
  * captured (≤ maxValueBytes) plus a bracket stack of MAX_JSON_DEPTH bytes — never does I/O, never throws on input.
- * Grammar: RFC 8259, checked fully at the levels where a path can match and structurally (strings, escapes,
- * brackets) below them; input is zero or more JSON values (a body, NDJSON lines, concatenated JSON).
+ * Grammar: RFC 8259, every byte judged (here where a path can match, by json-skip.ts below: SPEC §8, a body
+ * malformed after its usage is malformed); input is zero or more JSON values (a body, NDJSON lines, concatenated JSON).
  */
 import { Buffer } from 'node:buffer';
 import { CaptureStack } from './json-capture.ts';
@@ -432,7 +432,7 @@ class Sniffer implements JsonSniffer {
     let value: unknown;
     const first = text.charCodeAt(0);
     // Scalars were validated byte by byte on the way in: skip JSON.parse for the common ones (a third of an
-    // SSE event's cost). Containers were only checked structurally, so JSON.parse is their grammar check.
+    // SSE event's cost). Containers were judged by the skipper; JSON.parse builds their value.
     if (first === QUOTE && !this.stringEscaped) value = text.slice(1, -1);
     else if (first === 0x6e) value = null;
     else if (first === 0x74 || first === 0x66) value = first === 0x74;

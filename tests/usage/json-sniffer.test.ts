@@ -218,7 +218,7 @@ describe('end()', () => {
     ok: [
       '{}', '[]', '1', '-0.5e+3', '"s"', 'true', 'null', ' {} ', '{}{}', '[] "a" {}', '1 2', '1\n', 'true\r\nfalse',
       '\ufeff{}', '\ufeff 1', '{"a":"\\ud800"}', '"\\udc00\\ud800\\uDBFF"', '\t{\r\n"usage"\t:\n{ "a" : [ 1 , 2 ] }\r}\n',
-      '{"a":[1 2 x]}', '{"a":["\\x"]}', '[{"a":[{}]}]',
+      '[{"a":[{}]}]',
     ],
     empty: ['', '   \n\t\r', '\ufeff', '\ufeff  '],
     truncated: [
@@ -230,7 +230,7 @@ describe('end()', () => {
       'truefalse', '01', '-a', '1.e5', '.5', '+1', '1e}', 'NaN', 'Infinity', '{"a" 1}', '{a:1}', "{'a':1}", '{"a":1,}', '[1,]',
       '[,1]', '[1 2]', '{"a":1 "b":2}', '{"a":tru}', '{"a":nul}', '{"a":True}', '"\\x"', '"\\u12G4"', '{"a":"\\a"}',
       '"a\u0001b"', '{"usage":{"a" 1}}', '{"usage":[1,]}', '{"data":[1,2}', '{"x":[{]}', '{}\ufeff{}', '\ufeff\ufeff{}', 'data: {}',
-      '{"a":1}\n{"b":}', '{"a":"\\uD800"}x',
+      '{"a":1}\n{"b":}', '{"a":"\\uD800"}x', '{"a":[1 2 x]}', '{"a":["\\x"]}',
     ],
   };
   for (const [expected, inputs] of Object.entries(cases)) {
@@ -249,8 +249,8 @@ describe('end()', () => {
     assert.equal(sniffText([0xef, 0xbb, 0x7b]).end, 'malformed');
   });
 
-  test('checks content below the capture levels only structurally: strings, escapes and brackets', () => {
-    assert.deepStrictEqual(sniffText('{"data":[1 2 x, tru],"usage":1}'), ok(['usage', 1]));
+  test('judges content below the capture levels as fully as the rest: numbers, literals, commas and colons too', () => {
+    assert.deepStrictEqual(sniffText('{"data":[1 2 x, tru],"usage":1}'), { reports: [], end: 'malformed', failed: true });
     assert.deepStrictEqual(sniffText('{"data":[1,2}').end, 'malformed');
     // A captured value is parsed whole, so a grammar error inside it is still found.
     assert.equal(sniffText('{"usage":{"a":[1 2]}}').end, 'malformed');
@@ -422,5 +422,53 @@ describe('property: the cuts never change what is reported', () => {
       const result = assertSameWhateverTheCuts(Buffer.from(text), options, seed, `damaged input ${seed}: ${JSON.stringify(text)}`, 400);
       if (result.end === 'ok') assert.ok(!result.failed);
     }
+  });
+});
+
+describe('fuzz findings (scripts/fuzz, issue 17): every byte below the paths is judged', () => {
+  // Minimised inputs of the json-sniffer fuzz target (seed 1): the skipper checked only strings and
+  // brackets, so bytes after the usage object were never judged and a malformed body ended 'ok'
+  // (SPEC §8: it must end complete=false end=malformed).
+  const malformed: [string, string][] = [
+    ['{"usage":{"prompt_tokens":1},"x":[1,,2]}', 'an empty array element after the usage object'],
+    ['{"usage":{"prompt_tokens":1},"x":[1 2]}', 'two numbers without a comma'],
+    ['{"usage":{"prompt_tokens":1},"x":{"a" 1}}', 'a member without a colon'],
+    ['{"usage":{"prompt_tokens":1},"x":{"a":1,}}', 'a trailing comma'],
+    ['{"usage":{"prompt_tokens":1},"x":[01]}', 'a leading zero'],
+    ['{"usage":{"prompt_tokens":1},"x":[1.]}', 'a fraction without digits'],
+    ['{"usage":{"prompt_tokens":1},"x":[-]}', 'a lone minus'],
+    ['{"usage":{"prompt_tokens":1},"x":[tru]}', 'a broken literal'],
+    ['{"usage":{"prompt_tokens":1},"x":{1:2}}', 'a key that is not a string'],
+    ['{"usage":{"prompt_tokens":1},"x":["a\tb"]}', 'a raw control character in a string'],
+    ['{"usage":{"prompt_tokens":1},"x":["\\x"]}', 'an unknown escape'],
+    ['{"usage":{"prompt_tokens":1},"x":["\\u12g4"]}', 'a bad \\u escape'],
+    ['{"usage":{"prompt_tokens":1},"x":[1e]}', 'an exponent without digits'],
+    ['{"":{""{""}},"prompt_eval_count":1}', 'a key followed by a value where the colon belongs (nothing is reported after it)'],
+  ];
+  for (const [body, what] of malformed) {
+    test(`is malformed for ${what}, wherever the chunks are cut`, () => {
+      const result = assertSameWhateverTheCuts(Buffer.from(body), { capture: USAGE_CAPTURE_PATHS }, 17, body);
+      assert.equal(result.end, 'malformed', body);
+      assert.ok(result.reports.every(([path]) => path === 'usage'), `${body}: ${JSON.stringify(result.reports)}`);
+    });
+  }
+
+  test('is malformed, not truncated, for garbage in a skipped container that the input then cuts short', () => {
+    assert.equal(sniffText('{"":"","":{l').end, 'malformed');
+    assert.equal(sniffText('{"":"","":{').end, 'truncated');
+  });
+
+  test('judges a captured value abandoned for its size as fully as one it reports', () => {
+    // maxValueBytes 8: the usage object is abandoned (never JSON.parse'd), yet its bytes are still judged.
+    assert.equal(sniff([Buffer.from('{"usage":{"a":[1,,2]}}')], { maxValueBytes: 8 }).end, 'malformed');
+    assert.deepStrictEqual(sniff([Buffer.from('{"usage":{"a":[1,2]},"model":"m"}')], { maxValueBytes: 8 }), ok(['model', 'm']));
+  });
+
+  test('still skips valid content of every kind: long strings, escapes cut anywhere, numbers of every shape', () => {
+    const body =
+      `{"data":[{"e":[0.1,-2,3e5,-0.0e-0,1E+2, 7 ,8\n]},"${'A'.repeat(300)}\\n\\u00e9\\"",true,false,null,{},[],` +
+      `{"k\\u0022":[[1],[2.5]]}],"usage":{"total_tokens":3}}`;
+    const result = assertSameWhateverTheCuts(Buffer.from(body), { capture: USAGE_CAPTURE_PATHS }, 18, 'valid skipped content');
+    assert.deepStrictEqual(result, ok(['usage', { total_tokens: 3 }]));
   });
 });
