@@ -152,7 +152,7 @@ export async function measureTlsResumption(options: ResumptionOptions): Promise<
     notes: [
       `Through the delay relay (round trip ${rtt} ms; a new connection also waits one round trip for TCP's handshake). Server: node:https with the test certificate (RSA 2048).`,
       '"resumed" is the upstream’s own count (TLSSocket.isSessionReused() on its side for the agent rows, on the client’s for tls.connect).',
-      '"beyond round trips" = p50 − round trips × RTT: the CPU and scheduling a handshake costs on top of the wire.',
+      '"beyond round trips" = p50 − round trips × RTT: the CPU and scheduling a handshake costs on top of the wire, and the relay’s own lateness (its timers run on a whole-millisecond clock: up to about 1 ms per crossing).',
     ],
     columns: ['connection', 'p50', 'min', 'max', 'round trips', 'beyond round trips', 'resumed'],
     rows: rows.map((row) => {
