@@ -17,7 +17,8 @@ import { keyIdFrom } from '../usage/key-id.ts';
 import { createJsonSniffer, type JsonSniffer } from '../usage/json-sniffer.ts';
 import { createUsageAccumulator, type UsageAccumulator } from '../usage/usage.ts';
 import { parsePerMessageDeflate } from './extensions.ts';
-import { createMessageReader, type MessageReader, type ReaderProblem } from './message-reader.ts';
+import { createMessageReader, type MessageCallbacks, type MessageReader, type ReaderProblem } from './message-reader.ts';
+import { createPlainMessageReader } from './plain-message-reader.ts';
 import { eventTypeOf, mayMatter, RECORD_EVENTS, SESSION_EVENTS, SNIFFED_EVENTS } from './session-events.ts';
 
 export interface SessionUsageOptions {
@@ -169,29 +170,30 @@ export function createSessionUsage(options: SessionUsageOptions): SessionUsage {
         pending++;
         // SPEC §13: permessage-deflate is decoded on the side when the two ends agreed on it.
         const extensions = headerValues(open.responseHeaders, 'sec-websocket-extensions');
-        reader = createMessageReader(
-          {
-            onText(message) {
-              try {
-                onText(message);
-              } catch {
-                // A record that cannot be made is no reason to break anything else.
-              }
-            },
-            onClose(code) {
-              closeCode ??= code ?? null;
-            },
-            onProblem(problem, detail) {
-              readingStopped++;
-              options.onProblem?.(problem, detail);
-            },
-            onEnd() {
-              skippedMessages += reader?.skippedMessages ?? 0;
-              settle();
-            },
+        const callbacks: MessageCallbacks = {
+          onText(message) {
+            try {
+              onText(message);
+            } catch {
+              // A record that cannot be made is no reason to break anything else.
+            }
           },
-          { deflate: parsePerMessageDeflate(extensions) },
-        );
+          onClose(code) {
+            closeCode ??= code ?? null;
+          },
+          onProblem(problem, detail) {
+            readingStopped++;
+            options.onProblem?.(problem, detail);
+          },
+          onEnd() {
+            skippedMessages += reader?.skippedMessages ?? 0;
+            settle();
+          },
+        };
+        const deflate = parsePerMessageDeflate(extensions);
+        // Uncompressed messages are judged by their first bytes and most are never joined; compressed
+        // ones must all be inflated, in order, for the window to stay in step.
+        reader = deflate === null ? createPlainMessageReader(callbacks, { wanted: isWanted }) : createMessageReader(callbacks, { deflate });
       },
       upstreamChunk(chunk) {
         reader?.feed(chunk);
@@ -218,6 +220,12 @@ export function createSessionUsage(options: SessionUsageOptions): SessionUsage {
           }),
     stats: () => ({ readingStopped, skippedMessages }),
   };
+}
+
+/** A message worth reading, judged on its first bytes (plain-message-reader.ts): onText judges it again whole. */
+function isWanted(prefix: Buffer): boolean {
+  const type = eventTypeOf(prefix);
+  return type === undefined || SNIFFED_EVENTS.has(type);
 }
 
 interface Captured {
