@@ -1,14 +1,15 @@
 // CI smoke test of the built artifacts (SPEC §1): dist/lm-proxy.cjs run with node, and the SEA
 // dist/lm-proxy run with no `node` on PATH. Each is copied alone into a fresh empty folder and run
-// from there with a bare environment: --version, --help, one proxied chat with its [USAGE] line,
+// from there with a bare environment: --version, --help, `report` on a gzip ledger, one proxied chat with its [USAGE] line,
 // and a clean exit on SIGTERM. Loopback only. Run after `npm run build && npm run sea`:
 //   node --import tsx scripts/smoke.ts [--allow-missing-sea]
 
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { BUNDLE_PATH, packageVersion, ROOT } from './build.ts';
 import { expectedChatUsage, FAKE_MODEL, fakeReply, startFakeUpstream, type FakeUpstream } from './fake-upstream.ts';
 import { freePort, parseUsageLine, postJson, PROXY_ENV_VARS, startProxy } from './proxy-harness.ts';
@@ -72,6 +73,23 @@ async function smokeArtifact(artifact: Artifact, version: string, upstream: Fake
       helpRun.status === 0 && missing.length === 0,
       '--help exits 0 and prints the configuration table',
       `exit ${String(helpRun.status ?? helpRun.error?.message)}; missing from stdout: ${missing.join(' ') || 'nothing'}; stderr ${JSON.stringify(helpRun.stderr)}`,
+    );
+
+    // SPEC §11: `report` is a subcommand of the same artifact; a gzip ledger, judged by its bytes.
+    const ledgerLines = ['gpt-4o', 'gpt-4o', 'o3-mini'].map((model, i) =>
+      JSON.stringify({ time: `2026-03-0${i + 1}T12:00:00Z`, model, prompt_tokens: 10, completion_tokens: 5, total_tokens: 15, complete: true, cost: 0.5 }));
+    await writeFile(join(folder, 'usage.jsonl.gz'), gzipSync(`${ledgerLines.join('\n')}\n`));
+    const reportRun = runOnce(['report', '--by', 'model', '--format', 'json', 'usage.jsonl.gz']);
+    let reportTotal: { requests?: number; total_tokens?: number; cost?: number } = {};
+    try {
+      reportTotal = (JSON.parse(reportRun.stdout ?? '') as { total: typeof reportTotal }).total;
+    } catch {
+      // reported below
+    }
+    check(
+      reportRun.status === 0 && reportTotal.requests === 3 && reportTotal.total_tokens === 45 && reportTotal.cost === 1.5,
+      'report reads a gzip ledger: 3 requests, 45 tokens, $1.5',
+      `exit ${String(reportRun.status ?? reportRun.error?.message)}, stdout ${JSON.stringify(reportRun.stdout?.slice(0, 300))}, stderr ${JSON.stringify(reportRun.stderr)}`,
     );
 
     const listen = `127.0.0.1:${await freePort()}`;
