@@ -8,6 +8,7 @@ import { sseTarget } from './sse.ts';
 import { tagsTarget } from './tags.ts';
 import { upstreamTargetTarget } from './upstream-target.ts';
 import { usageChunkFilterTarget } from './usage-chunk-filter.ts';
+import { wsDeflateTarget } from './ws-deflate.ts';
 import { wsFramesTarget } from './ws-frames.ts';
 
 export const TARGETS: readonly FuzzTarget[] = [
@@ -20,4 +21,5 @@ export const TARGETS: readonly FuzzTarget[] = [
   tagsTarget,
   priceTableTarget,
   wsFramesTarget,
+  wsDeflateTarget,
 ];
