@@ -44,6 +44,9 @@ export function createUsageChunkFilter(options?: { maxEventBytes?: number }): Us
   let lineHasBytes = false;
   let crTail: CrTail = 'none';
   let removedEvents = 0;
+  // Until the first blank line: the stream's first event, whose text an EventSource reads after one
+  // leading UTF-8 BOM (WHATWG: "strips one leading BOM"), so its data is judged the same way.
+  let firstEvent = true;
   // The first `]` at or after the last position asked for, in the buffer last searched (the chunk, or
   // a held event joined whole): events ask in increasing order, so a chunk is searched once however
   // many of its events lack a `]`. Cleared after each push: the same Buffer may be pushed
@@ -89,10 +92,12 @@ export function createUsageChunkFilter(options?: { maxEventBytes?: number }): Us
       let next = lineEnd + 1;
       const crAtChunkEnd = chunk[lineEnd] === CR && next === len;
       if (chunk[lineEnd] === CR && chunk[next] === LF) next++;
+      const first = blank && firstEvent;
+      if (blank) firstEvent = false;
 
       if (!blank) {
         if (crAtChunkEnd) crTail = 'in-event';
-      } else if (!passthrough && isUsageOnlyEvent(chunk, eventFrom, lineEnd)) {
+      } else if (!passthrough && isUsageOnlyEvent(chunk, eventFrom, lineEnd, first)) {
         // "Dispatch the event" (WHATWG) — here: drop it whole, its blank line too.
         flush(out, chunk, forwardFrom, eventFrom);
         forwardFrom = eventFrom = next;
@@ -139,7 +144,7 @@ export function createUsageChunkFilter(options?: { maxEventBytes?: number }): Us
    * usage-only. An event above maxEventBytes never is, also when it arrived whole in one chunk, so
    * that the answer does not depend on where the chunks were cut.
    */
-  function isUsageOnlyEvent(chunk: Buffer, from: number, to: number): boolean {
+  function isUsageOnlyEvent(chunk: Buffer, from: number, to: number, first: boolean): boolean {
     if (heldBytes + (to - from) > maxEventBytes) return false;
     let event = chunk;
     if (held.length > 0) {
@@ -148,7 +153,8 @@ export function createUsageChunkFilter(options?: { maxEventBytes?: number }): Us
       to = event.length;
     }
     if (!hasEmptyChoices(event, from, to, closeBracketFrom)) return false;
-    const data = eventData(event.subarray(from, to));
+    const bom = first && event[from] === 0xef && event[from + 1] === 0xbb && event[from + 2] === 0xbf ? 3 : 0;
+    const data = eventData(event.subarray(from + bom, to));
     if (data === null) return false;
     let value: unknown;
     try {
@@ -175,6 +181,7 @@ export function createUsageChunkFilter(options?: { maxEventBytes?: number }): Us
     passthrough = false;
     lineHasBytes = false;
     crTail = 'none';
+    firstEvent = true;
     return out;
   }
 

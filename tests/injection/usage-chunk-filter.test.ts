@@ -263,3 +263,19 @@ describe('cut anywhere, same bytes out', () => {
     assert.equal(run(pieces).output.toString('utf8'), 'data: [DONE]\r\n\r\n');
   });
 });
+
+describe('fuzz findings (scripts/fuzz, issue 17)', () => {
+  test('removes a usage-only first event behind a UTF-8 BOM, as an EventSource reads it, at every cut', () => {
+    // An EventSource strips one leading BOM (WHATWG HTML §9.2.6), so the client would have seen this
+    // usage-only event: the field name was read as "\ufeffdata" and the event kept.
+    const text = Buffer.from(`\ufeffdata: ${USAGE_ONLY}\n\ndata: [DONE]\n\n`);
+    for (let p = 0; p <= text.length; p++) {
+      const { output, filter } = run(cut(text, [p]));
+      assert.equal(output.toString('utf8'), 'data: [DONE]\n\n', `cut at ${p}`);
+      assert.equal(filter.removedEvents, 1);
+    }
+    // Only the stream's first event can start with one: a BOM later is text, and the event stays.
+    const later = `data: [DONE]\n\n\ufeffdata: ${USAGE_ONLY}\n\n`;
+    assert.equal(filtered(later), later);
+  });
+});

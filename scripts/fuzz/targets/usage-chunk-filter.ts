@@ -15,10 +15,12 @@ import { preview } from './json-sniffer.ts';
 
 const EMPTY_CHOICES = /"choices"[ \t\n\r]*:[ \t\n\r]*\[[ \t\n\r]*\]/;
 
-function isUsageOnly(event: Buffer, maxEventBytes: number): boolean {
+function isUsageOnly(event: Buffer, maxEventBytes: number, first: boolean): boolean {
   if (event.length > maxEventBytes || !EMPTY_CHOICES.test(event.toString('latin1'))) return false;
+  // WHATWG: the decoder strips one leading BOM of the stream, before any line is read.
+  const text = event.toString('latin1');
   const data: string[] = [];
-  for (const line of event.toString('latin1').split(/\r\n|\n|\r/)) {
+  for (const line of (first && text.startsWith('\u00ef\u00bb\u00bf') ? text.slice(3) : text).split(/\r\n|\n|\r/)) {
     const colon = line.indexOf(':');
     const name = colon < 0 ? line : line.slice(0, colon);
     if (name !== 'data') continue;
@@ -60,7 +62,7 @@ export function expectedClientBytes(stream: Buffer, maxEventBytes: number): { by
     i += c === 0x0d && stream[i + 1] === 0x0a ? 2 : 1;
     if (lineEnd === lineStart) {
       // A blank line: the event [eventStart, lineEnd) is dispatched.
-      if (isUsageOnly(stream.subarray(eventStart, lineEnd), maxEventBytes)) {
+      if (isUsageOnly(stream.subarray(eventStart, lineEnd), maxEventBytes, eventStart === 0)) {
         kept.push(stream.subarray(keptFrom, eventStart));
         removals.push({ start: eventStart, blank: lineEnd, end: i });
         keptFrom = i;
