@@ -40,6 +40,41 @@ export function eventTypeOf(message: Buffer): string | undefined {
   return limit === message.length ? undefined : '';
 }
 
+// The sniffed types by byte length: a type is judged by its length first, so an audio delta
+// (`response.output_audio.delta`, 27 bytes) is ruled out without a byte of it compared.
+const SNIFFED_BY_LENGTH = new Map<number, Buffer[]>();
+for (const type of SNIFFED_EVENTS) {
+  const bytes = Buffer.from(type, 'latin1');
+  const list = SNIFFED_BY_LENGTH.get(bytes.length) ?? [];
+  list.push(bytes);
+  SNIFFED_BY_LENGTH.set(bytes.length, list);
+}
+
+/**
+ * Whether a message beginning with `prefix` (its first bytes, or all of a short one) may be one the
+ * usage reader acts on: false only for a type written first, without escapes, that is none of
+ * SNIFFED_EVENTS. The same verdict as eventTypeOf() followed by a set lookup, without making a
+ * string: this runs on every message of a session, dozens a second.
+ */
+export function mayBeSniffed(prefix: Buffer): boolean {
+  if (prefix.length < TYPE_FIRST.length + 1) return true;
+  for (let i = 0; i < TYPE_FIRST.length; i++) if (prefix[i] !== TYPE_FIRST[i]) return true;
+  const from = TYPE_FIRST.length;
+  const end = prefix.indexOf(QUOTE, from);
+  // No end within MAX_TYPE_BYTES: too long to be ours, unless the message itself stops first.
+  if (end < 0 || end > from + MAX_TYPE_BYTES) return prefix.length <= from + MAX_TYPE_BYTES + 1;
+  // An escape may spell any type in any length: judged whole.
+  const escape = prefix.indexOf(BACKSLASH, from);
+  if (escape >= 0 && escape < end) return true;
+  const candidates = SNIFFED_BY_LENGTH.get(end - from);
+  if (candidates === undefined) return false;
+  next: for (const candidate of candidates) {
+    for (let i = 0; i < candidate.length; i++) if (prefix[from + i] !== candidate[i]) continue next;
+    return true;
+  }
+  return false;
+}
+
 // Keys the reader needs, as they appear in JSON text; `\u` catches a key written with escapes
 // ("us\u0061ge"), which the searches cannot see. Base64 audio holds no quote or backslash, so
 // a delta never matches any of these by chance.

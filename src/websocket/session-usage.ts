@@ -19,7 +19,7 @@ import { createUsageAccumulator, type UsageAccumulator } from '../usage/usage.ts
 import { parsePerMessageDeflate } from './extensions.ts';
 import { createMessageReader, type MessageCallbacks, type MessageReader, type ReaderProblem } from './message-reader.ts';
 import { createPlainMessageReader } from './plain-message-reader.ts';
-import { eventTypeOf, mayMatter, RECORD_EVENTS, SESSION_EVENTS, SNIFFED_EVENTS } from './session-events.ts';
+import { eventTypeOf, mayBeSniffed, mayMatter, RECORD_EVENTS, SESSION_EVENTS } from './session-events.ts';
 
 export interface SessionUsageOptions {
   readonly onRecord: (record: UsageRecord) => void;
@@ -106,8 +106,8 @@ export function createSessionUsage(options: SessionUsageOptions): SessionUsage {
     let fixed: { readonly keyId: string | null; readonly tags: Tags; readonly queryModel: string | null } | null = null;
 
     function onText(message: Buffer): void {
-      const type = eventTypeOf(message);
-      if (type !== undefined ? !SNIFFED_EVENTS.has(type) : !mayMatter(message)) return;
+      // A type written first decides alone; otherwise the byte searches do.
+      if (!mayBeSniffed(message) || (eventTypeOf(message) === undefined && !mayMatter(message))) return;
       const event = sniff(message);
       if (event === null || event.type === null) return;
       const now = Date.now();
@@ -193,7 +193,7 @@ export function createSessionUsage(options: SessionUsageOptions): SessionUsage {
         const deflate = parsePerMessageDeflate(extensions);
         // Uncompressed messages are judged by their first bytes and most are never joined; compressed
         // ones must all be inflated, in order, for the window to stay in step.
-        reader = deflate === null ? createPlainMessageReader(callbacks, { wanted: isWanted }) : createMessageReader(callbacks, { deflate });
+        reader = deflate === null ? createPlainMessageReader(callbacks, { wanted: mayBeSniffed }) : createMessageReader(callbacks, { deflate });
       },
       upstreamChunk(chunk) {
         reader?.feed(chunk);
@@ -220,12 +220,6 @@ export function createSessionUsage(options: SessionUsageOptions): SessionUsage {
           }),
     stats: () => ({ readingStopped, skippedMessages }),
   };
-}
-
-/** A message worth reading, judged on its first bytes (plain-message-reader.ts): onText judges it again whole. */
-function isWanted(prefix: Buffer): boolean {
-  const type = eventTypeOf(prefix);
-  return type === undefined || SNIFFED_EVENTS.has(type);
 }
 
 interface Captured {

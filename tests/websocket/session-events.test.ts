@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
 import { describe, test } from 'node:test';
-import { eventTypeOf, mayMatter, SNIFFED_EVENTS } from '../../src/websocket/session-events.ts';
+import { eventTypeOf, mayBeSniffed, mayMatter, SNIFFED_EVENTS } from '../../src/websocket/session-events.ts';
 import { prng } from '../helpers/prng.ts';
 
 describe('session events', () => {
@@ -35,6 +35,19 @@ describe('session events', () => {
     for (let i = 0; i < 200; i++) {
       const raw = Buffer.from(Array.from({ length: 3000 }, () => Math.floor(random() * 256)));
       assert.equal(mayMatter(Buffer.from(`{"event_id":"e","delta":"${raw.toString('base64')}"}`)), false);
+    }
+  });
+
+  test('mayBeSniffed() gives the verdict of eventTypeOf() and the set, on every prefix of real, odd and random events', () => {
+    const random = prng(5);
+    const types = [...SNIFFED_EVENTS, 'response.output_audio.delta', 'response.output_text.delta', 'response.don', 'response.done2', 'session.create', 'response.\\u0064one', 'x'.repeat(70), '', 'response.done\\"'];
+    for (let round = 0; round < 3000; round++) {
+      const type = types[Math.floor(random() * types.length)] as string;
+      const body = random() < 0.2 ? `{ "type":"${type}"}` : `{"type":"${type}","event_id":"e${round}","delta":"AAAA"}`;
+      const prefix = Buffer.from(body).subarray(0, Math.floor(random() * (body.length + 1)));
+      const viaString = eventTypeOf(prefix);
+      const expected = viaString === undefined || SNIFFED_EVENTS.has(viaString);
+      assert.equal(mayBeSniffed(prefix), expected, prefix.toString());
     }
   });
 });
