@@ -18,6 +18,7 @@ import { watchedRun } from './watchdog.ts';
 
 const CI_SECONDS = 4;
 const CI_SEED = 1;
+const TIMING_KINDS = ['time-not-linear', 'slow-case'];
 
 const { values } = parseArgs({
   options: {
@@ -116,7 +117,9 @@ async function main(): Promise<number> {
     });
     console.log(summary(run));
     appendFileSync('.fuzz/log.jsonl', `${JSON.stringify({ time: new Date().toISOString(), target: run.target, seed, seconds: run.seconds, cases: run.cases, counts: run.counts })}\n`);
-    found += Object.keys(run.counts).filter((kind) => !(target.knownKinds ?? []).includes(kind)).length;
+    // In CI the timing checks still run and print, but a shared runner's noise must not fail the build.
+    const tolerated = [...(target.knownKinds ?? []), ...(ci ? TIMING_KINDS : [])];
+    found += Object.keys(run.counts).filter((kind) => !tolerated.includes(kind)).length;
   }
   return found > 0 ? 1 : 0;
 }
