@@ -21,6 +21,7 @@ import {
   type WsUpstream,
 } from './websocket-harness.ts';
 import { prng } from '../helpers/prng.ts';
+import { frame, TEXT } from '../helpers/ws-frames.ts';
 
 const KEY = 'sk-ws-test-7c1e';
 
@@ -71,7 +72,7 @@ describe('a WebSocket session through the proxy', () => {
     const answer = (
       await rawExchange(
         proxy.port,
-        'GET /realtime?model=gpt-realtime&x=%2F%20 HTTP/1.1\r\nHost: forged.example\r\nConnection: keep-alive, Upgrade, X-Hop\r\nUpgrade: websocket\r\n' +
+        'GET /realtime?model=gpt-realtime&x=%2F%20 HTTP/1.1\r\nHost: forged.example\r\nConnection: keep-alive, Upgrade, X-Hop, Sec-WebSocket-Protocol\r\nUpgrade: websocket\r\n' +
           'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: realtime\r\nSec-WebSocket-Extensions: permessage-deflate\r\n' +
           'Keep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\nTE: trailers\r\nX-Hop: secret-hop\r\nLM-Proxy-Tags: team=a\r\nOpenAI-Beta: realtime=v1\r\nAuthorization: Bearer sk-x\r\n\r\n',
         300,
@@ -117,6 +118,19 @@ describe('a WebSocket session through the proxy', () => {
     assert.deepEqual(client.texts, ['héllo, wörld']);
     client.ws.close(4001, 'done here');
     assert.deepEqual(await client.closed, { code: 4001, reason: 'done here' });
+  });
+
+  test('frames a client sends right behind its upgrade request reach the upstream after the 101, in order', async () => {
+    const frames = ['first', 'second'].map((text) => frame({ opcode: TEXT, payload: text, mask: Buffer.from([1, 2, 3, 4]) }));
+    const socket = net.connect(proxy.port, '127.0.0.1');
+    const received: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    // One write: the head and two frames arrive together, before the upstream has answered.
+    socket.write(Buffer.concat([Buffer.from('GET /v1/echo HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'), ...frames]));
+    const echoed = Buffer.concat([frame({ opcode: TEXT, payload: 'first' }), frame({ opcode: TEXT, payload: 'second' })]);
+    await waitUntil(() => Buffer.concat(received).includes(echoed), 'both echoes, in order');
+    assert.match(Buffer.concat(received).toString('latin1'), /^HTTP\/1\.1 101 /);
+    socket.destroy();
   });
 
   test('a Realtime session gives one record per response.done, each written as its event passes, with the session model, the audio counts, tags and key_id', async () => {
