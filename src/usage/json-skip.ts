@@ -319,7 +319,17 @@ function noControlBytes(buf: Buffer, from: number, to: number): boolean {
     for (const end = k + head; k < end; k++) if ((buf[k] as number) < 0x20) return false;
     const words = new Int32Array(buf.buffer, buf.byteOffset + k, (to - k) >> 2);
     // "Determine if a word has a byte less than n" (Bit Twiddling Hacks), n = 0x20: exact for n ≤ 128.
-    for (let w = 0; w < words.length; w++) {
+    // Four words a turn, their flags or'ed: one branch per 16 bytes.
+    const quads = words.length & ~3;
+    let w = 0;
+    for (; w < quads; w += 4) {
+      const a = words[w] as number;
+      const b = words[w + 1] as number;
+      const c = words[w + 2] as number;
+      const d = words[w + 3] as number;
+      if (((((a - 0x20202020) & ~a) | ((b - 0x20202020) & ~b) | ((c - 0x20202020) & ~c) | ((d - 0x20202020) & ~d)) & 0x80808080) !== 0) return false;
+    }
+    for (; w < words.length; w++) {
       const x = words[w] as number;
       if (((x - 0x20202020) & ~x & 0x80808080) !== 0) return false;
     }
