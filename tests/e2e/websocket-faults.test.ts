@@ -96,6 +96,16 @@ describe('upgrades the upstream does not switch, and upstreams that fail the han
     assert.deepEqual(upstream.requests, []);
   });
 
+  test('an upgrade with a bad Sec-WebSocket-Key or version is the upstream\'s to refuse: its answer is relayed', async () => {
+    for (const bad of ['Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: not-a-key\r\n', 'Sec-WebSocket-Version: 7\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n']) {
+      const before = upstream.upgrades.length;
+      const res = (await rawExchange(proxy.port, `GET /v1/realtime HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n${bad}\r\n`)).toString('latin1');
+      // ws answers 400 (a bad key) or 426 with the versions it speaks.
+      assert.match(res, /^HTTP\/1\.1 (400|426) /, res);
+      assert.equal(upstream.upgrades.length, before + 1, 'the upstream judged it');
+    }
+  });
+
   test('a 101 without an Upgrade header is answered 502 upstream_invalid_response', async () => {
     const res = (await rawExchange(proxy.port, `GET /v1/no-protocol HTTP/1.1\r\nHost: h\r\n${UPGRADE}\r\n`)).toString('latin1');
     assert.match(res, /^HTTP\/1\.1 502 /);
