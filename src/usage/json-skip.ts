@@ -54,6 +54,11 @@ const N_EXPONENT = 7;
 
 const LITERALS = [[0x74, 0x72, 0x75, 0x65], [0x66, 0x61, 0x6c, 0x73, 0x65], [0x6e, 0x75, 0x6c, 0x6c]]; // true, false, null
 
+/** 1 for the bytes a string's walk stops at: a quote, a backslash, a control character (RFC 8259 §7). */
+const STRING_STOP = new Uint8Array(256);
+for (let c = 0; c < 0x20; c++) STRING_STOP[c] = 1;
+STRING_STOP[QUOTE] = STRING_STOP[BACKSLASH] = 1;
+
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
@@ -253,7 +258,7 @@ export class ContainerSkipper {
     for (;;) {
       let c = 0;
       const stop = Math.min(n, i + WALK_BYTES);
-      while (i < stop && (c = buf[i] as number) !== QUOTE && c !== BACKSLASH && c >= 0x20) i++;
+      while (i < stop && STRING_STOP[(c = buf[i] as number)] === 0) i++;
       if (i === stop) {
         if (i === n) return n;
         // A long run: jump to the next quote or backslash, checking that nothing in between is a control character.
