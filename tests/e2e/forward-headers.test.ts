@@ -77,12 +77,17 @@ describe('headers', () => {
     assert.ok(res.endsWith('\r\n\r\nok'));
   });
 
-  test('a WebSocket upgrade is answered 501 and not forwarded; an h2c offer is dropped and served', async () => {
+  // SPEC §13 (issue 13): a WebSocket upgrade is forwarded with its Upgrade and Sec-WebSocket-*
+  // headers, and an upstream that does not switch has its answer relayed (tests/e2e/websocket*.test.ts
+  // cover the tunnel itself).
+  test('a WebSocket upgrade is forwarded with its upgrade headers and the answer relayed; an h2c offer is dropped and served', async () => {
     const before = upstream.requests.length;
     const ws = (await rawExchange(proxy.port, 'GET /v1/realtime HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n', 300)).toString();
-    assert.match(ws, /^HTTP\/1\.1 501 /);
-    assert.match(ws, /"code":"upgrade_not_supported"/);
-    assert.equal(upstream.requests.length, before);
+    assert.match(ws, /^HTTP\/1\.1 200 /, 'this upstream does not switch: its answer comes back');
+    assert.equal(upstream.requests.length, before + 1);
+    const sent = upstream.requests.at(-1)!.rawHeaders;
+    assert.deepEqual(headerValues(sent, 'upgrade'), ['websocket']);
+    assert.deepEqual(headerValues(sent, 'sec-websocket-key'), ['dGhlIHNhbXBsZSBub25jZQ==']);
     const h2c = (await rawExchange(proxy.port, 'GET /v1/models HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n', 300)).toString();
     assert.match(h2c, /^HTTP\/1\.1 200 /);
     assert.deepEqual(headerValues(upstream.requests.at(-1)!.rawHeaders, 'upgrade'), []);
