@@ -16,6 +16,7 @@ import { runParsersScenario } from './scenario-parsers.ts';
 import { parseGapsArgs, runGapsScenario } from './scenario-gaps.ts';
 import { runReportScenario } from './scenario-report.ts';
 import { parseSseColdArgs, runSseColdScenario } from './scenario-sse-cold.ts';
+import { runWebSocketScenario } from './scenario-websocket-run.ts';
 import { runRequestScenarios } from './scenario-requests.ts';
 import { runSseScenario } from './scenario-sse.ts';
 import { runStartupScenario } from './scenario-startup.ts';
@@ -34,11 +35,12 @@ const USAGE = `Usage: npm run bench -- [options]
 Scenarios: 1 small chat POST, 64 connections; 2 the same, 1 connection; 3 SSE streams;
 4 one 200 MB embeddings body; 5 1,000 idle streams; 6 the parsers alone; 7 start-up;
 10 lm-proxy report against jq on a 300 MB ledger; 11 requests after pauses of 1-45 s on fresh
-client connections, TLS upstream 20 ms away; 12 first events of 50 and 500 streams after idle.
+client connections, TLS upstream 20 ms away; 12 first events of 50 and 500 streams after idle;
+13 100 WebSocket sessions of Realtime-shaped audio deltas.
 A full run (no --quick, --scenarios, --lm-proxy or --cpu-prof) rewrites the table in docs/PERFORMANCE.md.`;
 
 const DOCS = join(ROOT, 'docs', 'PERFORMANCE.md');
-const SCENARIOS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 10, 11, 12];
+const SCENARIOS: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 10, 11, 12, 13];
 const BEGIN = '<!-- bench:begin -->';
 const END = '<!-- bench:end -->';
 
@@ -158,6 +160,7 @@ async function main(): Promise<void> {
   if (has(10)) reports.push(...(await runScenario(10, 'lm-proxy report vs jq', ctx, () => runReportScenario(ctx))));
   if (has(11)) reports.push(...(await runScenario(11, 'requests after a pause', ctx, () => runGapsScenario(ctx, parseGapsArgs(ctx.quick ? ['--quick'] : []).options))));
   if (has(12)) reports.push(...(await runScenario(12, 'first events after idle', ctx, () => runSseColdScenario(ctx, parseSseColdArgs(ctx.quick ? ['--quick'] : []).options))));
+  if (has(13)) reports.push(...(await runScenario(13, 'WebSocket sessions', ctx, () => runWebSocketScenario(ctx))));
 
   const seconds = (performance.now() - began) / 1000;
   const header = { title, facts: [...facts, `wall time of the run: ${seconds.toFixed(0)} s`], notes: env.notes };
