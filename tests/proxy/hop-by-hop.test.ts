@@ -4,8 +4,12 @@ import {
   HOP_BY_HOP_HEADERS,
   clientResponseHeaders,
   connectionOptions,
+  asksForWebSocket,
+  upgradeRequestHeaders,
+  upgradeResponseHeaders,
   upstreamRequestHeaders,
   withoutHopByHop,
+  withoutUpgradeOffer,
 } from '../../src/proxy/hop-by-hop.ts';
 import { headerValue, type RawHeaders } from '../../src/shared/raw-headers.ts';
 
@@ -227,5 +231,53 @@ describe('headerValue', () => {
     assert.equal(headerValue(headers, 'x-b'), undefined);
     assert.equal(headerValue(headers, 'x'), undefined);
     assert.equal(headerValue([], 'x-a'), undefined);
+  });
+});
+
+describe('WebSocket handshake headers (SPEC §13)', () => {
+  const upgrade = raw(
+    ['Host', 'proxy.local'],
+    ['Connection', 'keep-alive, Upgrade, Sec-WebSocket-Extensions, X-Drop'],
+    ['Upgrade', 'websocket'],
+    ['Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='],
+    ['Sec-WebSocket-Version', '13'],
+    ['Sec-WebSocket-Extensions', 'permessage-deflate'],
+    ['Sec-WebSocket-Protocol', 'realtime, openai-insecure-api-key.sk-x'],
+    ['X-Drop', 'named by Connection'],
+    ['Keep-Alive', 'timeout=5'],
+    ['LM-Proxy-Tags', 'team=a'],
+    ['Authorization', 'Bearer sk-y'],
+  );
+
+  test('asksForWebSocket: a GET with Upgrade: websocket and Connection: upgrade, in any case; nothing else', () => {
+    assert.equal(asksForWebSocket('GET', upgrade), true);
+    assert.equal(asksForWebSocket('GET', raw(['connection', 'UPGRADE'], ['upgrade', 'WebSocket'])), true);
+    assert.equal(asksForWebSocket('POST', upgrade), false);
+    assert.equal(asksForWebSocket('GET', raw(['Upgrade', 'websocket'])), false, 'no Connection: upgrade');
+    assert.equal(asksForWebSocket('GET', raw(['Connection', 'Upgrade'], ['Upgrade', 'h2c'])), false);
+    assert.equal(asksForWebSocket('GET', raw(['Connection', 'Upgrade'], ['Upgrade', 'notwebsocket'])), false);
+  });
+
+  test('the upgrade request keeps Upgrade, Connection: Upgrade and every Sec-WebSocket-* header, even one Connection names; the rest of the hop-by-hop rules hold', () => {
+    const out = upgradeRequestHeaders(upgrade, 'api.example.com');
+    assert.deepEqual(out.slice(0, 2), ['Host', 'api.example.com']);
+    assert.deepEqual(headerValue(out, 'connection'), 'Upgrade');
+    assert.equal(out.filter((_, i) => i % 2 === 0 && out[i]?.toLowerCase() === 'connection').length, 1);
+    assert.equal(headerValue(out, 'upgrade'), 'websocket');
+    assert.equal(headerValue(out, 'sec-websocket-key'), 'dGhlIHNhbXBsZSBub25jZQ==');
+    assert.equal(headerValue(out, 'sec-websocket-extensions'), 'permessage-deflate');
+    assert.equal(headerValue(out, 'sec-websocket-protocol'), 'realtime, openai-insecure-api-key.sk-x', 'the upstream needs the key it was sent');
+    assert.equal(headerValue(out, 'authorization'), 'Bearer sk-y');
+    for (const gone of ['x-drop', 'keep-alive', 'lm-proxy-tags']) assert.equal(headerValue(out, gone), undefined, gone);
+    assert.equal(out.filter((name, i) => i % 2 === 0 && name.toLowerCase() === 'host').length, 1, 'one Host, the upstream’s');
+  });
+
+  test('the 101 goes back with its handshake headers and without other hop-by-hop ones', () => {
+    const out = upgradeResponseHeaders(raw(['Upgrade', 'websocket'], ['Connection', 'Upgrade, X-Hop'], ['Sec-WebSocket-Accept', 's3pPLMBiTxaQ9kYGzzhZRbK+xOo='], ['X-Hop', '1'], ['X-Request-Id', 'r1']));
+    assert.deepEqual(out, ['Upgrade', 'websocket', 'Connection', 'Upgrade', 'Sec-WebSocket-Accept', 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=', 'X-Request-Id', 'r1']);
+  });
+
+  test('withoutUpgradeOffer drops only the Upgrade header: an h2c offer is served over HTTP/1.1', () => {
+    assert.deepEqual(withoutUpgradeOffer(raw(['Host', 'h'], ['Upgrade', 'h2c'], ['UPGRADE', 'x'], ['Accept', '*/*'])), ['Host', 'h', 'Accept', '*/*']);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { findApiKey, keyIdFrom, keyIdOf } from '../../src/usage/key-id.ts';
+import { findApiKey, keyIdFrom, keyIdOf, subprotocolKey } from '../../src/usage/key-id.ts';
 
 const sha = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 12);
 
@@ -37,5 +37,21 @@ describe('key_id (SPEC §8)', () => {
   test('is null when the request carries no key', () => {
     assert.equal(keyIdFrom(['Content-Type', 'application/json'], 'x=1'), null);
     assert.equal(keyIdFrom(['Authorization', 'Bearer sk-z'], ''), sha('sk-z'));
+  });
+});
+
+describe('the browser WebSocket subprotocol key (SPEC §13)', () => {
+  test('openai-insecure-api-key.KEY among the offered subprotocols is a key, whatever the header’s case', () => {
+    assert.equal(subprotocolKey(['Sec-WebSocket-Protocol', 'realtime, openai-insecure-api-key.sk-abc, openai-beta.realtime-v1']), 'sk-abc');
+    assert.equal(subprotocolKey(['sec-websocket-protocol', 'openai-insecure-api-key.sk-abc']), 'sk-abc');
+    assert.equal(subprotocolKey(['Sec-WebSocket-Protocol', 'realtime']), null);
+    assert.equal(subprotocolKey(['Sec-WebSocket-Protocol', 'openai-insecure-api-key.']), null, 'an empty key is none');
+  });
+
+  test('it gives key_id only where no other key is present', () => {
+    const protocol = ['Sec-WebSocket-Protocol', 'realtime, openai-insecure-api-key.sk-browser'];
+    assert.equal(keyIdFrom(protocol, ''), sha('sk-browser'));
+    assert.equal(keyIdFrom(['Authorization', 'Bearer sk-header', ...protocol], ''), sha('sk-header'));
+    assert.equal(keyIdFrom(protocol, 'key=sk-query'), sha('sk-query'));
   });
 });
