@@ -56,8 +56,10 @@ export function parsePriceTable(text: string): PriceTableResult {
     // RFC 8259 §8.1: a parser MAY ignore a byte order mark; editors on Windows write one.
     root = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return { ok: false, problem: `not valid JSON: ${message.slice(0, MAX_PROBLEM_CHARS)}` };
+    // V8's message quotes the text around the fault, line breaks and control bytes included:
+    // escaped, so the problem stays one line wherever it is printed.
+    const message = (error instanceof Error ? error.message : String(error)).slice(0, MAX_PROBLEM_CHARS);
+    return { ok: false, problem: `not valid JSON: ${JSON.stringify(message).slice(1, -1)}` };
   }
   if (typeof root !== 'object' || root === null || Array.isArray(root)) return { ok: false, problem: 'not a JSON object' };
 

@@ -220,3 +220,11 @@ function pricesOf(table: PriceTable, name: string): Record<string, unknown> | un
   const price = table.get(name);
   return price === undefined ? undefined : { ...price };
 }
+
+test('a file that is not JSON gets a one-line problem, whatever bytes V8 quotes from it (found by the fuzzer)', () => {
+  for (const text of ['<html>\n<body>404</body>\n</html>\n', '{"tool_ch: "chat",\r\n  "x": 1}', '{\u0000\u001b[2J}']) {
+    const result = parsePriceTable(text);
+    assert.equal(result.ok, false);
+    if (!result.ok) assert.doesNotMatch(result.problem, /[\u0000-\u001f\u007f]/, JSON.stringify(result.problem));
+  }
+});
