@@ -28,6 +28,11 @@ interface WsInternals {
 }
 const { Receiver, PerMessageDeflate } = ws as unknown as WsInternals;
 
+/** An outcome short enough to read: each message as its byte length and first bytes. */
+function brief(outcome: { readonly failed: boolean } & Record<string, unknown>): string {
+  return JSON.stringify(outcome, (_key, v: unknown) => (typeof v === 'string' && v.length > 24 ? `${v.length / 2} bytes ${v.slice(0, 16)}…` : v));
+}
+
 interface Outcome {
   readonly texts: string[];
   readonly failed: boolean;
@@ -186,7 +191,7 @@ export const wsDeflateTarget: FuzzTarget = {
   },
   generate: randomStream,
   maxBytes: 16 * 1024,
-  knownKinds: ['empty-after-bfinal'],
+  knownKinds: ['silent-empty-message'],
   async check(input, rand) {
     const takeover = rand() < 0.5;
     const reference = await theirs(takeover ? input : withoutBinaryMessages(input), takeover);
@@ -195,11 +200,14 @@ export const wsDeflateTarget: FuzzTarget = {
     // will deliver as a whole, so a stream that stops inside a message may fail in ws only: same texts, no usage.
     const failedAlike = got.failed === reference.failed || (reference.failed && endsInsideMessage(input));
     const same = failedAlike && JSON.stringify(got.texts) === JSON.stringify(reference.texts);
-    // Known, reported (src/websocket is not this harness's to change): after a message whose data holds a
-    // BFINAL=1 block (RFC 7692 §7.2.3.3 allows it) the inflater's stream has ended, and with context
-    // takeover every later message comes out empty; ws starts a fresh inflater.
-    const emptied = takeover && got.texts.some((t, i) => t === '' && (reference.texts[i] ?? '') !== '');
-    expect(same || !emptied, 'empty-after-bfinal', () => `${preview(input)}\nours ${JSON.stringify(got).slice(0, 300)}\nws ${JSON.stringify(reference).slice(0, 300)}`);
-    expect(same, 'differs-from-ws', () => `takeover ${takeover}: ${preview(input)}\nours ${JSON.stringify(got).slice(0, 300)}\nws ${JSON.stringify(reference).slice(0, 300)}`);
+    // Known, reported (src/websocket is not this harness's to change): with context takeover, once the
+    // inflater's stream has ended (a BFINAL=1 block, which RFC 7692 §7.2.3.3 allows) or failed on a message's
+    // 00 00 ff ff tail, every later message comes out empty, with no problem reported; ws starts a fresh
+    // inflater after a BFINAL block and fails the connection on the error.
+    // (ws, too, gives empty messages after such a BFINAL block when it notices the end too late: either side counts.)
+    const emptyWhereOtherIsNot = (a: readonly string[], b: readonly string[]): boolean => a.some((t, i) => t === '' && b[i] !== '');
+    const emptied = takeover && (emptyWhereOtherIsNot(got.texts, reference.texts) || emptyWhereOtherIsNot(reference.texts, got.texts));
+    expect(same || !emptied, 'silent-empty-message', () => `${preview(input)}\nours ${brief({ ...got })}\nws ${brief({ ...reference })}`);
+    expect(same, 'differs-from-ws', () => `takeover ${takeover}: ${preview(input)}\nours ${brief({ ...got })}\nws ${brief({ ...reference })}`);
   },
 };

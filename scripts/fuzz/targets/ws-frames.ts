@@ -20,6 +20,11 @@ const { Receiver } = ws as unknown as { Receiver: new (options: object) => Recei
 
 type Event = string; // "text:<hex>", "binary:<hex>", "ping:<hex>", "pong:<hex>", "close:<code>"
 
+/** An outcome short enough to read: each message as its byte length and first bytes. */
+function brief(outcome: { readonly failed: boolean } & Record<string, unknown>): string {
+  return JSON.stringify(outcome, (_key, v: unknown) => (typeof v === 'string' && v.length > 24 ? `${v.length / 2} bytes ${v.slice(0, 16)}…` : v));
+}
+
 interface Outcome {
   readonly events: Event[];
   readonly failed: boolean;
@@ -161,7 +166,7 @@ export const wsFramesTarget: FuzzTarget = {
       const got = ours(round === 2 ? copies(chunks) : chunks);
       // Before a failure only the events that came before it count on both sides.
       const same = got.failed === reference.failed && JSON.stringify(got.events) === JSON.stringify(reference.events);
-      expect(same, 'differs-from-ws', () => `${preview(input)}\nours ${JSON.stringify(got).slice(0, 300)}\nws ${JSON.stringify(reference).slice(0, 300)}`);
+      expect(same, 'differs-from-ws', () => `${preview(input)}\nours ${brief({ ...got })}\nws ${brief({ ...reference })}`);
     }
   },
   grow(input, factor) {
