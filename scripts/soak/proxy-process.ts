@@ -61,12 +61,16 @@ export async function ensureBundle(): Promise<'up to date' | 'rebuilt'> {
   return 'rebuilt';
 }
 
+const SOAK_UPSTREAM_IDLE_MS = 4_000;
+
 export async function startSoakProxy(options: { upstream: string; ledger: string; requests: number; probeMs: number }): Promise<SoakProxy> {
   const port = await freePort();
   const args = ['--require', PROBE_PATH, BUNDLE_PATH, '--upstream', `${options.upstream}/v1`, '--listen', `127.0.0.1:${port}`, '--usage-log', options.ledger];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: cleanEnv({ SOAK_PROBE_MS: String(options.probeMs) }),
+    // UPSTREAM_IDLE_MS well inside the soak's settle wait, so the check that the pool empties
+    // after the load sees the proxy retire every idle upstream socket itself.
+    env: cleanEnv({ SOAK_PROBE_MS: String(options.probeMs), UPSTREAM_IDLE_MS: String(SOAK_UPSTREAM_IDLE_MS) }),
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
   const [, stdout, stderr, probeStream] = child.stdio;

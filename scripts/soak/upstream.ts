@@ -16,7 +16,7 @@ const EVENT_SPACING_MS = 1;
 // proxy forgot to abort shows up as a stream that finished instead of one that was closed early.
 const HOLD_MS = 10_000;
 // Idle keep-alive connections are kept a minute (Node's default is 5 s), so the soak sees the proxy
-// retire its idle upstream sockets itself (4 s, SPEC §8) instead of the upstream doing it.
+// retire its idle upstream sockets itself (at UPSTREAM_IDLE_MS, SPEC §8) instead of the upstream doing it.
 const KEEP_ALIVE_TIMEOUT_MS = 60_000;
 // Brotli's default quality (11) costs milliseconds per small body; servers use 4-6 on the fly.
 const BROTLI_OPTIONS = { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } };
