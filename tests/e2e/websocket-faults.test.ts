@@ -213,8 +213,12 @@ describe('sessions that fail', () => {
     assert.deepEqual(ledgerRecords(ledger).filter((r) => r['path'] === '/v1/big').map((r) => r['prompt_tokens']), [7]);
     client.ws.close();
     await client.closed;
-    // Passing through costs socket buffers, never the message: well under its 50 MB.
-    assert.ok(peakRssMib(proxy.child.pid!) - baseline < 40, `peak RSS grew from ${baseline} to ${peakRssMib(proxy.child.pid!)} MiB`);
+    // Passing through costs socket buffers, never the message. Holding it would cost the message and
+    // its joined copy (over 100 MiB); Node 24 frees socket read buffers lazily, only once V8's
+    // external-memory heuristics start a collection, and was seen to peak 43-51 MiB above the
+    // baseline here (Node 20: under 40). The reader's own bound is checked exactly, by heldBytes, in
+    // tests/websocket/message-reader.test.ts.
+    assert.ok(peakRssMib(proxy.child.pid!) - baseline < 80, `peak RSS grew from ${baseline} to ${peakRssMib(proxy.child.pid!)} MiB`);
   });
 });
 
