@@ -9,8 +9,8 @@
  *   node --import tsx scripts/fuzz/e2e.ts [--seconds 60] [--seed N] [--replay .fuzz/crashes/e2e-….json]
  */
 import { Buffer } from 'node:buffer';
-import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,11 +19,14 @@ import { prng } from './mutate.ts';
 
 const CLIENT_TIMEOUT_MS = 20_000; // UPSTREAM_TIMEOUT_MS (3 s) and the 10 s head timeout fit well inside
 const CONCURRENCY = 6;
-const MAX_CASES = 20_000;
-const SETTLE_MS = 8_000; // idle upstream sockets are retired after UPSTREAM_IDLE_MS (1 s) and the upstream's 2 s
+const MAX_CASES = 500_000;
 const FD_SLACK = 2;
 
-const { values } = parseArgs({ options: { seconds: { type: 'string' }, seed: { type: 'string' }, replay: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string' }, seed: { type: 'string' }, replay: { type: 'string' }, 'settle-ms': { type: 'string' } } });
+// Long enough for every timer that closes a connection: idle upstream sockets go after UPSTREAM_IDLE_MS (1 s)
+// and the upstream's 2 s, but Node's HTTP server reaps connections whose peer is gone only at its
+// connectionsCheckingInterval (30 s): with 8 s, up to ten such descriptors were still open (none at 30 s).
+const SETTLE_MS = Number(values['settle-ms'] ?? 40_000);
 const seconds = Number(values.seconds ?? 60);
 const seed = Number(values.seed ?? Math.floor(Math.random() * 0x7fff_ffff));
 
@@ -125,6 +128,39 @@ function startProxy(upstreamPort: number): Promise<Proxy> {
 }
 
 const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
+
+const TCP_STATES: Record<string, string> = { '01': 'ESTABLISHED', '06': 'TIME_WAIT', '07': 'CLOSE', '08': 'CLOSE_WAIT', '0A': 'LISTEN', '04': 'FIN_WAIT1', '05': 'FIN_WAIT2', '09': 'LAST_ACK' };
+
+/** Each descriptor of the process: what it points to, a TCP socket as its ports and state (/proc/net/tcp). */
+function describeFds(pid: number): Map<string, string> {
+  const sockets = new Map<string, string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const port = (addr: string | undefined): number => parseInt(addr?.split(':')[1] ?? '0', 16);
+      sockets.set(f[9] as string, `tcp ${port(f[1])} → ${port(f[2])} ${TCP_STATES[f[3] as string] ?? f[3]}`);
+    }
+  }
+  const out = new Map<string, string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let link = '?';
+    try {
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+    out.set(fd, inode !== undefined ? (sockets.get(inode) ?? link) : link);
+  }
+  return out;
+}
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 /** One client: writes the request (in pieces), then waits for any answer or the connection's end. */
@@ -187,6 +223,7 @@ async function main(): Promise<number> {
   await runClient(proxy.port, { caseSeed: 0, request: Buffer.from('GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n'), pieces: [] });
   await sleep(SETTLE_MS);
   const fdsBefore = fdCount(proxy.pid);
+  const described = describeFds(proxy.pid);
   const rssBefore = rssMb(proxy.pid);
   const master = prng(seed);
   const deadline = Date.now() + seconds * 1000;
@@ -215,7 +252,16 @@ async function main(): Promise<number> {
   else {
     await sleep(SETTLE_MS);
     const fdsAfter = fdCount(proxy.pid);
-    if (fdsAfter > fdsBefore + FD_SLACK) found('fd-leak', `${fdsBefore} descriptors before, ${fdsAfter} after ${ran} cases and a ${SETTLE_MS} ms settle`, null);
+    if (fdsAfter > fdsBefore + FD_SLACK) {
+      const extra = [...describeFds(proxy.pid)].filter(([fd, what]) => described.get(fd) !== what).map(([fd, what]) => `${fd}: ${what}`);
+      let lsof = '';
+      try {
+        lsof = execFileSync('lsof', ['-nP', '-p', String(proxy.pid)], { encoding: 'utf8' }).split('\n').filter((l) => /sock|TCP|IPv4/.test(l)).join(' | ');
+      } catch {
+        lsof = '(no lsof)';
+      }
+      found('fd-leak', `lsof: ${lsof}; ${fdsBefore} descriptors before, ${fdsAfter} after ${ran} cases and a ${SETTLE_MS} ms settle (upstream port ${upstream.port}, proxy port ${proxy.port}); new: ${extra.join('; ')}`, null);
+    }
     const rssAfter = rssMb(proxy.pid);
     console.log(`e2e: proxy fds ${fdsBefore} → ${fdsAfter}, RSS ${rssBefore.toFixed(0)} → ${rssAfter.toFixed(0)} MB`);
   }
