@@ -226,7 +226,8 @@ async function main(): Promise<number> {
   const described = describeFds(proxy.pid);
   const rssBefore = rssMb(proxy.pid);
   const master = prng(seed);
-  const deadline = Date.now() + seconds * 1000;
+  const startedAt = Date.now();
+  const deadline = startedAt + seconds * 1000;
   let ran = 0;
   const outcomes = { answered: 0, cut: 0, hung: 0 };
   const next = (): Case | null => {
@@ -247,6 +248,7 @@ async function main(): Promise<number> {
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  const elapsed = (Date.now() - startedAt) / 1000;
   const exitedEarly = proxy.exited();
   if (exitedEarly !== null) found('proxy-exited', `${exitedEarly}: ${proxy.stderr().slice(-1500)}`, null);
   else {
@@ -269,9 +271,9 @@ async function main(): Promise<number> {
   await proxy.stop();
   upstream.close();
   const summary = Object.entries(findings).map(([k, v]) => `${k}×${v}`).join(' ') || 'nothing found';
-  console.log(`e2e: ${ran} cases in ${seconds} s, seed ${seed}: ${outcomes.answered} answered, ${outcomes.cut} cut, ${outcomes.hung} hung: ${summary}`);
+  console.log(`e2e: ${ran} cases in ${elapsed.toFixed(1)} s, seed ${seed}: ${outcomes.answered} answered, ${outcomes.cut} cut, ${outcomes.hung} hung: ${summary}`);
   mkdirSync('.fuzz', { recursive: true });
-  appendFileSync('.fuzz/log.jsonl', `${JSON.stringify({ time: new Date().toISOString(), target: 'e2e', seed, seconds, cases: ran, counts: findings, outcomes })}\n`);
+  appendFileSync('.fuzz/log.jsonl', `${JSON.stringify({ time: new Date().toISOString(), target: 'e2e', seed, seconds: elapsed, cases: ran, counts: findings, outcomes })}\n`);
   return Object.keys(findings).length > 0 ? 1 : 0;
 }
 
