@@ -16,6 +16,8 @@ export interface RefResult {
   readonly documents: string[];
   /** Paths under a key written twice in one object: a report there may come from the value JSON.parse drops. */
   readonly shadowed: Set<string>;
+  /** Document ends: each whole top-level value, and each element of a top-level array (onDocumentEnd's count). */
+  readonly roots: number;
 }
 
 const MAX_DEPTH = 1024; // the sniffer's MAX_JSON_DEPTH: one more open bracket is malformed
@@ -41,7 +43,7 @@ export function referenceSniff(bytes: Uint8Array, capture: readonly string[]): R
   if (bytes[0] === BOM[0]) {
     let k = 1;
     while (k < 3 && k < bytes.length && bytes[k] === BOM[k]) k++;
-    if (k === bytes.length && k < 3) return { end: 'truncated', occurrences, documents, shadowed };
+    if (k === bytes.length && k < 3) return { end: 'truncated', occurrences, documents, shadowed, roots: 0 };
     if (k === 3) start = 3;
   }
   const text = Buffer.from(bytes.buffer, bytes.byteOffset + start, bytes.length - start).toString('utf8');
@@ -49,6 +51,7 @@ export function referenceSniff(bytes: Uint8Array, capture: readonly string[]): R
   const captures = new Set(capture);
   let i = 0;
   let depth = 0;
+  let roots = 0;
 
   const fail = (): never => {
     throw new Stop(i >= text.length ? 'truncated' : 'malformed');
@@ -156,6 +159,7 @@ export function referenceSniff(bytes: Uint8Array, capture: readonly string[]): R
         for (;;) {
           skipWs();
           value(elementPath, false);
+          if (topLevel) roots++;
           skipWs();
           if (text[i] === ',') i++;
           else if (text[i] === ']') {
@@ -187,14 +191,15 @@ export function referenceSniff(bytes: Uint8Array, capture: readonly string[]): R
       const from = i;
       const first = text[i];
       value('', true);
+      roots++;
       documents.push(text.slice(from, i));
       needsWs = first !== '{' && first !== '[' && first !== '"';
     }
   } catch (error) {
-    if (error instanceof Stop) return { end: error.end, occurrences, documents, shadowed };
+    if (error instanceof Stop) return { end: error.end, occurrences, documents, shadowed, roots };
     throw error;
   }
-  return { end: documents.length > 0 ? 'ok' : 'empty', occurrences, documents, shadowed };
+  return { end: documents.length > 0 ? 'ok' : 'empty', occurrences, documents, shadowed, roots };
 }
 
 /** The values JSON.parse gives at each capture path of one parsed document, last root winning. */
