@@ -74,6 +74,12 @@ interface Job extends InflateJob {
   outputBytes: number;
   tooLarge: boolean;
   abandoned: boolean; // nothing more of it is inflated (no context takeover: nothing depends on it)
+  // Pieces written to zlib and kept until zlib is seen to consume one of them: an inflater whose
+  // DEFLATE stream ended at the previous message's last byte ignores them (see flushHead).
+  unconfirmed: Buffer[];
+  unconfirmedBytes: number;
+  consumedAtStart: number; // the engine's bytesWritten when this message's first piece went in
+  fedBytes: number; // this message's bytes written to the current engine, trailer included
 }
 
 export function createMessageInflater(options: InflaterOptions, events: InflaterEvents): MessageInflater {
@@ -104,7 +110,8 @@ class Inflater implements MessageInflater {
   }
 
   get heldBytes(): number {
-    return this.backlogBytes + (this.jobs[0]?.outputBytes ?? 0);
+    const head = this.jobs[0];
+    return this.backlogBytes + (head === undefined ? 0 : head.outputBytes + head.unconfirmedBytes);
   }
 
   get idle(): boolean {
@@ -112,7 +119,10 @@ class Inflater implements MessageInflater {
   }
 
   begin(discard: boolean, done: (data: Buffer | null) => void): InflateJob {
-    const job: Job = { discard, done, pending: [], pendingBytes: 0, finished: false, output: [], outputBytes: 0, tooLarge: false, abandoned: false };
+    const job: Job = {
+      discard, done, pending: [], pendingBytes: 0, finished: false, output: [], outputBytes: 0, tooLarge: false, abandoned: false,
+      unconfirmed: [], unconfirmedBytes: 0, consumedAtStart: -1, fedBytes: 0,
+    };
     if (!this.stopped) this.jobs.push(job);
     return job;
   }
@@ -121,7 +131,7 @@ class Inflater implements MessageInflater {
     const own = job as Job;
     if (this.stopped || own.abandoned || piece.length === 0) return;
     if (own === this.jobs[0]) {
-      this.engineNow().write(piece);
+      this.feed(own, piece, true);
     } else {
       own.pending.push(piece);
       own.pendingBytes += piece.length;
@@ -170,6 +180,26 @@ class Inflater implements MessageInflater {
     return engine;
   }
 
+  private feed(job: Job, piece: Buffer, keep: boolean): zlib.InflateRaw {
+    const engine = this.engineNow();
+    if (job.consumedAtStart === -1) job.consumedAtStart = engine.bytesWritten;
+    else this.confirm(job, engine);
+    if (keep && job.consumedAtStart === engine.bytesWritten) {
+      job.unconfirmed.push(piece);
+      job.unconfirmedBytes += piece.length;
+    }
+    job.fedBytes += piece.length;
+    engine.write(piece);
+    return engine;
+  }
+
+  /** Zlib has consumed some of this message: its engine is alive, its pieces need not be kept. */
+  private confirm(job: Job, engine: zlib.InflateRaw): void {
+    if (job.unconfirmedBytes === 0 || engine.bytesWritten === job.consumedAtStart) return;
+    job.unconfirmed = [];
+    job.unconfirmedBytes = 0;
+  }
+
   private dropEngine(): void {
     const engine = this.engine;
     if (engine === undefined) return;
@@ -185,14 +215,32 @@ class Inflater implements MessageInflater {
       this.complete(job);
       return;
     }
-    const engine = this.engineNow();
-    engine.write(TRAILER);
+    const engine = this.feed(job, TRAILER, false);
     // Zlib pushes a write's output before calling its callback, so every byte of this message
     // has reached onOutput when the flush calls back (the `ws` receiver relies on the same).
     engine.flush(zlib.constants.Z_SYNC_FLUSH, () => {
       if (engine !== this.engine || this.jobs[0] !== job) return;
+      // A final block (§7.2.3.4) ends the DEFLATE stream, and zlib then ignores what follows
+      // without an error. Node learns of the end only when input is left over, so when the block
+      // ended exactly at the previous message's last byte this message went into a dead engine
+      // and none of it was consumed: it is written again, to a fresh inflater, as `ws` would.
+      const consumed = engine.bytesWritten - job.consumedAtStart;
+      if (consumed === 0 && job.unconfirmedBytes > 0) {
+        this.dropEngine();
+        const pieces = job.unconfirmed;
+        job.unconfirmed = [];
+        job.unconfirmedBytes = 0;
+        job.consumedAtStart = -1;
+        job.fedBytes = 0;
+        for (const piece of pieces) this.feed(job, piece, false);
+        this.flushHead();
+        return;
+      }
+      // Ended inside this message: the bytes after its final block are not part of it (`ws`
+      // ignores them too), and the next message starts a new stream.
+      if (consumed < job.fedBytes) this.dropEngine();
       // §7.1.1.1 server_no_context_takeover: the next message is decoded with an empty window.
-      if (this.options.noContextTakeover && !engine.readableEnded) engine.reset();
+      else if (this.options.noContextTakeover) engine.reset();
       this.complete(job);
     });
   }
@@ -207,8 +255,7 @@ class Inflater implements MessageInflater {
     const next = this.jobs[0];
     if (next === undefined) return;
     if (next.pending.length > 0) {
-      const engine = this.engineNow();
-      for (const piece of next.pending) engine.write(piece);
+      for (const piece of next.pending) this.feed(next, piece, true);
       this.pendingTotal -= next.pendingBytes;
       next.pending = [];
       next.pendingBytes = 0;
@@ -229,7 +276,9 @@ class Inflater implements MessageInflater {
       return;
     }
     const job = this.jobs[0];
-    if (job === undefined || job.discard || job.tooLarge) return;
+    if (job === undefined) return;
+    this.confirm(job, engine);
+    if (job.discard || job.tooLarge) return;
     if (job.outputBytes + chunk.length <= this.options.maxMessageBytes) {
       job.output.push(chunk);
       job.outputBytes += chunk.length;

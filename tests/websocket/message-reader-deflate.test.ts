@@ -45,6 +45,23 @@ describe('the examples of RFC 7692 §7.2.3', () => {
     assert.deepEqual(record.texts, [hello, hello, hex('after')]);
   });
 
+  test('a final block that ends exactly at a message\'s last byte: the next message is read from a fresh inflater, not lost as an empty text', async () => {
+    // Found by the ws-deflate fuzz target: zlib consumes the whole first message (trailer
+    // included) and says nothing of the stream's end, so the second went into a dead inflater.
+    const endsStream = Buffer.from('c10b4a4c4a4e1c45a388da0810', 'hex');
+    const alone = Buffer.from('c10b4a4c4a4e1c45a388da0800', 'hex');
+    const abc = hex('abc'.repeat(200));
+    for (const deflate of [TAKEOVER, NO_TAKEOVER]) {
+      assert.deepEqual((await readMessages([Buffer.concat([endsStream, alone])], { deflate })).texts, [abc, abc]);
+      assert.deepEqual((await readMessages([endsStream, alone], { deflate })).texts, [abc, abc]);
+      const record = await readMessages(cutRandomly(Buffer.concat([endsStream, endsStream, alone, endsStream]), prng(7), 5), { deflate });
+      assert.deepEqual(record.texts, [abc, abc, abc, abc]);
+      assert.deepEqual(record.problems, []);
+    }
+    const fragmented = Buffer.concat([endsStream, ...messageFrames(TEXT, new ServerDeflater(true).compress(Buffer.from('after')), 3, true)]);
+    assert.deepEqual((await readMessages([fragmented], { deflate: TAKEOVER })).texts, [abc, hex('after')]);
+  });
+
   test('7.2.3.5: two DEFLATE blocks in one message', async () => {
     const stream = bytes(0xc1, 0x0d, 0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00);
     assert.deepEqual((await readMessages([stream], { deflate: TAKEOVER })).texts, [hello]);
