@@ -20,19 +20,37 @@ const CI_SECONDS = 4;
 const CI_SEED = 1;
 const TIMING_KINDS = ['time-not-linear', 'slow-case'];
 
-const { values } = parseArgs({
-  options: {
-    target: { type: 'string', multiple: true },
-    seconds: { type: 'string' },
-    seed: { type: 'string' },
-    cases: { type: 'string' },
-    replay: { type: 'string' },
-    minimize: { type: 'string' },
-    ci: { type: 'boolean' },
-    list: { type: 'boolean' },
-  },
-  strict: true,
-});
+const USAGE = `usage: npm run fuzz -- [--target NAME[,NAME…]] [--seconds N] [--seed N] [--cases N]
+       npm run fuzz -- --ci | --list
+       npm run fuzz -- --target NAME --replay FILE | --minimize FILE`;
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      options: {
+        target: { type: 'string', multiple: true },
+        seconds: { type: 'string' },
+        seed: { type: 'string' },
+        cases: { type: 'string' },
+        replay: { type: 'string' },
+        minimize: { type: 'string' },
+        ci: { type: 'boolean' },
+        list: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const { values } = parseCommandLine();
+if (values.help === true) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 function targetsNamed(names: readonly string[] | undefined): FuzzTarget[] {
   const wanted = (names ?? ['all']).flatMap((name) => name.split(','));
