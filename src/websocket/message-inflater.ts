@@ -45,7 +45,7 @@ export interface MessageInflater {
   abandon(job: InflateJob): void;
   /** Stops at once and frees zlib; no callback is called afterwards. */
   destroy(): void;
-  /** Compressed bytes written to us and not yet consumed by zlib. */
+  /** Compressed bytes written to us and not yet seen consumed by zlib. */
   readonly backlogBytes: number;
   /** backlogBytes plus the decoded bytes gathered for the message being inflated. */
   readonly heldBytes: number;
@@ -80,6 +80,7 @@ interface Job extends InflateJob {
   unconfirmedBytes: number;
   consumedAtStart: number; // the engine's bytesWritten when this message's first piece went in
   fedBytes: number; // this message's bytes written to the current engine, trailer included
+  restarted: boolean; // written again to a fresh engine once already
 }
 
 export function createMessageInflater(options: InflaterOptions, events: InflaterEvents): MessageInflater {
@@ -106,12 +107,15 @@ class Inflater implements MessageInflater {
   }
 
   get backlogBytes(): number {
-    return this.pendingTotal + (this.engine?.writableLength ?? 0);
+    // The head message's pieces that zlib has not been seen consuming are held too: in a dead
+    // inflater (see flushHead) they stay held until the message ends, so they count against the
+    // bound. They are also in writableLength while zlib is merely behind; the larger is counted.
+    const unconfirmed = this.jobs[0]?.unconfirmedBytes ?? 0;
+    return this.pendingTotal + Math.max(this.engine?.writableLength ?? 0, unconfirmed);
   }
 
   get heldBytes(): number {
-    const head = this.jobs[0];
-    return this.backlogBytes + (head === undefined ? 0 : head.outputBytes + head.unconfirmedBytes);
+    return this.backlogBytes + (this.jobs[0]?.outputBytes ?? 0);
   }
 
   get idle(): boolean {
@@ -121,7 +125,7 @@ class Inflater implements MessageInflater {
   begin(discard: boolean, done: (data: Buffer | null) => void): InflateJob {
     const job: Job = {
       discard, done, pending: [], pendingBytes: 0, finished: false, output: [], outputBytes: 0, tooLarge: false, abandoned: false,
-      unconfirmed: [], unconfirmedBytes: 0, consumedAtStart: -1, fedBytes: 0,
+      unconfirmed: [], unconfirmedBytes: 0, consumedAtStart: -1, fedBytes: 0, restarted: false,
     };
     if (!this.stopped) this.jobs.push(job);
     return job;
@@ -181,6 +185,16 @@ class Inflater implements MessageInflater {
   }
 
   private feed(job: Job, piece: Buffer, keep: boolean): zlib.InflateRaw {
+    // An inflater that ended is left only between messages, never in the middle of one: a fresh
+    // inflater cannot start from a message's middle (`ws` does, and fails on the next fragment).
+    if (this.engine?.readableEnded === true && job.consumedAtStart !== -1) {
+      if (job.unconfirmedBytes > 0 && this.engine.bytesWritten === job.consumedAtStart) {
+        this.restart(job); // it ended at the previous message's last byte: see flushHead
+        return this.feed(job, piece, keep);
+      }
+      // Otherwise it ended inside this message: the rest of it goes on to the dead inflater,
+      // which ignores it, as bytes after a final block are not part of the stream.
+    }
     const engine = this.engineNow();
     if (job.consumedAtStart === -1) job.consumedAtStart = engine.bytesWritten;
     else this.confirm(job, engine);
@@ -191,6 +205,18 @@ class Inflater implements MessageInflater {
     job.fedBytes += piece.length;
     engine.write(piece);
     return engine;
+  }
+
+  /** Writes the message so far again, to a fresh inflater, its pieces still kept until zlib takes one. */
+  private restart(job: Job): void {
+    this.dropEngine();
+    const pieces = job.unconfirmed;
+    job.unconfirmed = [];
+    job.unconfirmedBytes = 0;
+    job.consumedAtStart = -1;
+    job.fedBytes = 0;
+    job.restarted = true;
+    for (const piece of pieces) this.feed(job, piece, true);
   }
 
   /** Zlib has consumed some of this message: its engine is alive, its pieces need not be kept. */
@@ -222,17 +248,12 @@ class Inflater implements MessageInflater {
       if (engine !== this.engine || this.jobs[0] !== job) return;
       // A final block (§7.2.3.4) ends the DEFLATE stream, and zlib then ignores what follows
       // without an error. Node learns of the end only when input is left over, so when the block
-      // ended exactly at the previous message's last byte this message went into a dead engine
-      // and none of it was consumed: it is written again, to a fresh inflater, as `ws` would.
+      // ended exactly at the previous message's last byte this message may have gone whole into
+      // the dead inflater, none of it consumed: it is written again, to a fresh one. (A fresh
+      // inflater always takes some of a non-empty input, so this happens at most once.)
       const consumed = engine.bytesWritten - job.consumedAtStart;
-      if (consumed === 0 && job.unconfirmedBytes > 0) {
-        this.dropEngine();
-        const pieces = job.unconfirmed;
-        job.unconfirmed = [];
-        job.unconfirmedBytes = 0;
-        job.consumedAtStart = -1;
-        job.fedBytes = 0;
-        for (const piece of pieces) this.feed(job, piece, false);
+      if (consumed === 0 && job.unconfirmedBytes > 0 && !job.restarted) {
+        this.restart(job);
         this.flushHead();
         return;
       }

@@ -19,6 +19,27 @@ function noise(rand: () => number, length: number): Buffer {
   return Buffer.from(Array.from({ length }, () => alphabet.charCodeAt(Math.floor(rand() * 64))));
 }
 
+/** Like readMessages, but a few milliseconds between chunks, so that zlib keeps up with the feed. */
+async function readSlowly(chunks: readonly Uint8Array[], options: Parameters<typeof createMessageReader>[1]): Promise<{ texts: string[]; problems: string[]; maxHeld: number }> {
+  const texts: string[] = [];
+  const problems: string[] = [];
+  let maxHeld = 0;
+  let ended: () => void = () => {};
+  const end = new Promise<void>((resolve) => (ended = resolve));
+  const reader = createMessageReader(
+    { onText: (m) => void texts.push(m.toString('hex')), onClose() {}, onProblem: (p) => void problems.push(p), onEnd: () => ended() },
+    options,
+  );
+  for (const chunk of chunks) {
+    reader.feed(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    maxHeld = Math.max(maxHeld, reader.heldBytes);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  reader.end();
+  await end;
+  return { texts, problems, maxHeld };
+}
+
 describe('the examples of RFC 7692 §7.2.3', () => {
   const hello = hex('Hello');
 
@@ -204,6 +225,22 @@ describe('decompression is capped like the body decoder (1 MiB, then 100:1)', ()
     const record = await readMessages([compressed(new ServerDeflater(true).compress(zeros))], { deflate: TAKEOVER });
     assert.deepEqual(record.problems, []);
     assert.equal(record.texts.length, 1);
+  });
+
+  test('a long fragmented message after a final block is read whole, fed slowly or at once, its kept pieces within the backlog bound', async () => {
+    // Fed slowly, zlib keeps up, so the inflater learns of the dead stream after the next
+    // message's first piece: it must move the message to a fresh inflater then, not its middle
+    // (which fails on the next fragment, as `ws` does), and not keep its pieces past the bound.
+    const endsStream = Buffer.from('c10b4a4c4a4e1c45a388da0810', 'hex');
+    const long = new ServerDeflater(true).compress(noise(prng(3), 600_000));
+    const chunks = cutRandomly(Buffer.concat([endsStream, ...messageFrames(TEXT, long, 50, true)]), prng(4), 16 * 1024);
+    const slow = await readSlowly(chunks, { deflate: TAKEOVER, maxBacklogBytes: 128 * 1024 });
+    assert.deepEqual(slow.problems, []);
+    assert.deepEqual(slow.texts.map((t) => t.length / 2), [600, 600_000]);
+    assert.ok(slow.maxHeld <= 600_000 + 128 * 1024, `held ${slow.maxHeld}`); // the decoded message is gathered whole
+    const atOnce = await readMessages(chunks, { deflate: TAKEOVER });
+    assert.deepEqual(atOnce.problems, []);
+    assert.deepEqual(atOnce.texts.map((t) => t.length / 2), [600, 600_000]);
   });
 });
 
