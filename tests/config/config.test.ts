@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   SETTINGS,
@@ -488,19 +488,15 @@ describe('--help and --version', () => {
   });
 });
 
-const README = join(import.meta.dirname, '..', 'README.md');
+const README = join(import.meta.dirname, '..', '..', 'README.md');
 
 describe('README', () => {
-  test(
-    'README.md shows every row of the settings table verbatim (skipped until the README is written)',
-    { skip: existsSync(README) ? false : 'README.md does not exist yet' },
-    () => {
-      const readme = readFileSync(README, 'utf8');
-      for (const row of renderSettingsTable().split('\n')) {
-        assert.ok(readme.includes(row), `README.md lacks the row:\n${row}`);
-      }
-    },
-  );
+  test('README.md shows every row of the settings table verbatim', () => {
+    const readme = readFileSync(README, 'utf8');
+    for (const row of renderSettingsTable().split('\n')) {
+      assert.ok(readme.includes(row), `README.md lacks the row:\n${row}`);
+    }
+  });
 });
 
 describe('TAGS (SPEC §10)', () => {
