@@ -222,7 +222,7 @@ class Inflater implements MessageInflater {
   /** Zlib has consumed some of this message: its engine is alive, its pieces need not be kept. */
   private confirm(job: Job, engine: zlib.InflateRaw): void {
     if (job.unconfirmedBytes === 0 || engine.bytesWritten === job.consumedAtStart) return;
-    job.unconfirmed = [];
+    job.unconfirmed.length = 0;
     job.unconfirmedBytes = 0;
   }
 

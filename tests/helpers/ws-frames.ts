@@ -220,9 +220,12 @@ export interface ReadRecord {
   readonly maxHeld: number;
 }
 
-/** Feeds the chunks to a new message reader, ends it, and waits for onEnd. */
-export function readMessages(chunks: readonly Uint8Array[], options: MessageReaderOptions = {}): Promise<ReadRecord> {
-  return new Promise((resolve) => {
+/**
+ * Feeds the chunks to a new message reader, ends it, and waits for onEnd. With `pauseMs`, waits that
+ * long after each chunk, so that zlib keeps up with the feed as it does with a socket's.
+ */
+export function readMessages(chunks: readonly Uint8Array[], options: MessageReaderOptions = {}, pauseMs?: number): Promise<ReadRecord> {
+  return new Promise((resolve, reject) => {
     const texts: string[] = [];
     const problems: string[] = [];
     const closes: (number | undefined)[] = [];
@@ -241,11 +244,14 @@ export function readMessages(chunks: readonly Uint8Array[], options: MessageRead
       },
       options,
     );
-    for (const chunk of chunks) {
-      reader.feed(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-      maxHeld = Math.max(maxHeld, reader.heldBytes);
-    }
-    reader.end();
+    void (async () => {
+      for (const chunk of chunks) {
+        reader.feed(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        maxHeld = Math.max(maxHeld, reader.heldBytes);
+        if (pauseMs !== undefined) await new Promise((next) => setTimeout(next, pauseMs));
+      }
+      reader.end();
+    })().catch(reject);
   });
 }
 
