@@ -188,12 +188,17 @@ class Inflater implements MessageInflater {
     // An inflater that ended is left only between messages, never in the middle of one: a fresh
     // inflater cannot start from a message's middle (`ws` does, and fails on the next fragment).
     if (this.engine?.readableEnded === true && job.consumedAtStart !== -1) {
-      if (job.unconfirmedBytes > 0 && this.engine.bytesWritten === job.consumedAtStart) {
+      // It ended inside this message: the rest of it is not part of the stream (zlib, had it
+      // been written in time, would have ignored it), so it goes nowhere.
+      if (this.endedInside(job, this.engine)) {
+        this.confirm(job, this.engine);
+        job.fedBytes += piece.length;
+        return this.engine;
+      }
+      if (job.unconfirmedBytes > 0) {
         this.restart(job); // it ended at the previous message's last byte: see flushHead
         return this.feed(job, piece, keep);
       }
-      // Otherwise it ended inside this message: the rest of it goes on to the dead inflater,
-      // which ignores it, as bytes after a final block are not part of the stream.
     }
     const engine = this.engineNow();
     if (job.consumedAtStart === -1) job.consumedAtStart = engine.bytesWritten;
@@ -205,6 +210,11 @@ class Inflater implements MessageInflater {
     job.fedBytes += piece.length;
     engine.write(piece);
     return engine;
+  }
+
+  /** The engine met a final block after taking some of this message's bytes. */
+  private endedInside(job: Job, engine: zlib.InflateRaw): boolean {
+    return engine.readableEnded && job.consumedAtStart !== -1 && engine.bytesWritten > job.consumedAtStart;
   }
 
   /** Writes the message so far again, to a fresh inflater, its pieces still kept until zlib takes one. */
@@ -238,6 +248,13 @@ class Inflater implements MessageInflater {
     const job = this.jobs[0];
     if (job === undefined || !job.finished) return;
     if (job.abandoned) {
+      this.complete(job);
+      return;
+    }
+    // Its stream ended in it and zlib said so already: every byte it decoded has been emitted
+    // ('end' comes after the last 'data'), so there is nothing to flush.
+    if (this.engine !== undefined && this.endedInside(job, this.engine)) {
+      this.dropEngine();
       this.complete(job);
       return;
     }

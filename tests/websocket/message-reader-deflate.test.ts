@@ -62,6 +62,24 @@ describe('the examples of RFC 7692 §7.2.3', () => {
     assert.deepEqual((await readMessages([fragmented], { deflate: TAKEOVER })).texts, [abc, hex('after')]);
   });
 
+  test('a final block that ends inside a message, fed slowly at every cut: the bytes after it are ignored, not inflated from their middle', async () => {
+    // Found by the ws-deflate fuzz target: once zlib had said the stream ended, the rest of the
+    // message went to a fresh inflater, which decoded it as if a stream began there ("hellomore",
+    // or a decode error that lost the message and every later one).
+    const finalBlock = zlib.deflateRawSync(Buffer.from('hello'));
+    const more = new ServerDeflater(true).compress(Buffer.from('more'));
+    const endsInside = compressed(Buffer.concat([finalBlock, more]));
+    const after = compressed(new ServerDeflater(true).compress(Buffer.from('after')));
+    const stream = Buffer.concat([endsInside, after]);
+    for (const deflate of [TAKEOVER, NO_TAKEOVER]) {
+      for (let cut = 1; cut < endsInside.length; cut++) {
+        const record = await readMessages([stream.subarray(0, cut), stream.subarray(cut)], { deflate }, 1);
+        assert.deepEqual(record.texts, [hex('hello'), hex('after')], `cut at ${cut}`);
+        assert.deepEqual(record.problems, [], `cut at ${cut}`);
+      }
+    }
+  });
+
   test('7.2.3.5: two DEFLATE blocks in one message', async () => {
     const stream = bytes(0xc1, 0x0d, 0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00);
     assert.deepEqual((await readMessages([stream], { deflate: TAKEOVER })).texts, [hello]);
