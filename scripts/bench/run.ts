@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   if (has(6)) reports.push(...(await runScenario(6, 'parsers', ctx, () => runParsersScenario(ctx))));
   if (has(7)) reports.push(...(await runScenario(7, 'start-up', ctx, () => runStartupScenario(ctx))));
   if (has(10)) reports.push(...(await runScenario(10, 'lm-proxy report vs jq', ctx, () => runReportScenario(ctx))));
-  if (has(11)) reports.push(...(await runScenario(11, 'requests after a pause', ctx, () => runGapsScenario(ctx, parseGapsArgs(ctx.quick ? ['--quick'] : []).options))));
+  if (has(11)) reports.push(...(await runScenario(11, 'requests after a pause', ctx, () => runGapsScenario(ctx, parseGapsArgs(ctx.quick ? ['--quick'] : ['--repeat', String(Math.min(ctx.rounds, 10))]).options))));
   if (has(12)) reports.push(...(await runScenario(12, 'first events after idle', ctx, () => runSseColdScenario(ctx, parseSseColdArgs(ctx.quick ? ['--quick'] : []).options))));
   if (has(13)) reports.push(...(await runScenario(13, 'WebSocket sessions', ctx, () => runWebSocketScenario(ctx))));
 
